@@ -1,0 +1,17 @@
+// The kube-apiserver serializes with Go's encoding/json, which escapes <, > and & (and the JS line
+// separators) inside strings. Receivers that compare bytes, and our own byte-exact tests, expect the same.
+const GO_ESCAPED = /[<>&\u2028\u2029]/g;
+const GO_ESCAPES: Record<string, string> = {
+  '<': '\\u003c',
+  '>': '\\u003e',
+  '&': '\\u0026',
+  '\u2028': '\\u2028',
+  '\u2029': '\\u2029',
+};
+
+/** JSON text as Go's json.Marshal writes it (compact, HTML-escaped). Key order is the object's own. */
+export function goJSON(value: unknown): string {
+  const text = JSON.stringify(value);
+  // These characters can only occur inside JSON strings, so a plain replace is safe.
+  return GO_ESCAPED.test(text) ? text.replace(GO_ESCAPED, (c) => GO_ESCAPES[c]!) : text;
+}
