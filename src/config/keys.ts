@@ -1,0 +1,65 @@
+// Finds which keys the schema accepts at a path of the input, for "did you mean" hints.
+import type { z } from 'zod';
+
+type AnySchema = z.core.$ZodType;
+interface Def {
+  type: string;
+  shape?: Record<string, AnySchema>;
+  element?: AnySchema;
+  options?: AnySchema[];
+  innerType?: AnySchema;
+  in?: AnySchema;
+  schema?: AnySchema;
+}
+
+function defOf(schema: AnySchema): Def {
+  return schema._zod.def;
+}
+
+/** Unwraps optional/default/pipe/... and picks the union member the input selects. */
+function resolve(schema: AnySchema, input: unknown): AnySchema {
+  let current = schema;
+  for (let guard = 0; guard < 20; guard++) {
+    const def = defOf(current);
+    if (def.innerType) current = def.innerType;
+    else if (def.type === 'pipe' && def.in) current = def.in;
+    else if (def.type === 'union' && def.options) {
+      const match = def.options.find((option) => {
+        const shape = defOf(resolveObjectOnly(option)).shape;
+        const literal = shape?.type ? defOf(shape.type) : undefined;
+        const values = (literal as { values?: unknown[] } | undefined)?.values;
+        return values !== undefined && input !== null && typeof input === 'object' && values.includes((input as { type?: unknown }).type);
+      });
+      if (!match) return current;
+      current = match;
+    } else return current;
+  }
+  return current;
+}
+
+function resolveObjectOnly(schema: AnySchema): AnySchema {
+  let current = schema;
+  for (let guard = 0; guard < 20; guard++) {
+    const def = defOf(current);
+    if (def.innerType) current = def.innerType;
+    else if (def.type === 'pipe' && def.in) current = def.in;
+    else return current;
+  }
+  return current;
+}
+
+export function knownKeysAt(root: AnySchema, input: unknown, path: readonly PropertyKey[]): string[] {
+  let schema = resolve(root, input);
+  let value: unknown = input;
+  for (const segment of path) {
+    const def = defOf(schema);
+    value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[segment] : undefined;
+    if (def.type === 'object' && def.shape && typeof segment === 'string' && def.shape[segment]) {
+      schema = resolve(def.shape[segment], value);
+    } else if (def.type === 'array' && def.element) {
+      schema = resolve(def.element, value);
+    } else return [];
+  }
+  const shape = defOf(schema).shape;
+  return shape ? Object.keys(shape) : [];
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { duration, filePath, positiveInt } from './fields.js';
+import { sinkSchema } from './sinks/index.js';
+import { sourceSchema } from './sources/index.js';
+
+// The whole configuration of DESIGN §8. Provider and sink sections live in sources/ and sinks/.
+const processSchema = z.strictObject({
+  /** A client-side audit.k8s.io/v1 Policy file, applied with the kube-apiserver's semantics. */
+  policy: filePath.optional(),
+  /** Replace Secret data/stringData values in request and response objects. */
+  scrubSecrets: z.boolean().default(true),
+  /** Extra jpath paths whose values are scrubbed too. */
+  scrubPaths: z.array(z.string().min(1)).default([]),
+  /** Events matching any of these jpath conditions are dropped. */
+  drop: z.array(z.string().min(1)).default([]),
+  /** When not empty, only events matching one of these jpath conditions are kept. */
+  keep: z.array(z.string().min(1)).default([]),
+  dedupe: z
+    .strictObject({
+      /** (auditID, stage) keys remembered per source; kept with the checkpoint. */
+      maxKeys: positiveInt('a whole number of keys, at least 1').default(500_000),
+    })
+    .prefault({}),
+});
+
+const pipelineSchema = z.strictObject({
+  /** Undelivered batches a source may have before it stops fetching. */
+  maxInFlightBatches: positiveInt('a whole number of batches, at least 1').default(4),
+  /** On SIGTERM, how long in-flight deliveries may take before the process exits anyway. */
+  shutdownTimeout: duration().prefault('30s'),
+});
+
+const checkpointSchema = z.strictObject({
+  type: z.literal('file').default('file'),
+  path: filePath.default('checkpoints.json'),
+  /** How often the dedupe window is written beside the checkpoint (cursors are written on every commit). */
+  dedupeSaveInterval: duration({ min: 100 }).prefault('10s'),
+});
+
+const deadLetterSchema = z.strictObject({
+  path: filePath.default('dead-letter.jsonl'),
+});
+
+const serverSchema = z.strictObject({
+  host: z.string().min(1).default('0.0.0.0'),
+  port: z
+    .number({ error: 'a TCP port from 0 to 65535' })
+    .int({ message: 'a TCP port from 0 to 65535' })
+    .min(0, { message: 'a TCP port from 0 to 65535' })
+    .max(65535, { message: 'a TCP port from 0 to 65535' })
+    .default(8080),
+});
+
+const logSchema = z.strictObject({
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+// Names unique among sources and among sinks: checked by the loader on the raw input (load.ts),
+// so that the report is complete even when other fields fail.
+export const configSchema = z.strictObject({
+  sources: z.array(sourceSchema).min(1, { message: 'a list with at least one source' }),
+  process: processSchema.prefault({}),
+  sinks: z.array(sinkSchema).min(1, { message: 'a list with at least one sink' }),
+  pipeline: pipelineSchema.prefault({}),
+  checkpoint: checkpointSchema.prefault({}),
+  deadLetter: deadLetterSchema.prefault({}),
+  server: serverSchema.prefault({}),
+  log: logSchema.prefault({}),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ProcessConfig = Config['process'];
+export type PipelineConfig = Config['pipeline'];
+export type ServerConfig = Config['server'];
