@@ -1,0 +1,29 @@
+import type { Writable } from 'node:stream';
+import type { SinkConfig } from '../config/sinks/index.js';
+import type { Sink } from '../pipeline/types.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { Clock } from '../util/clock.js';
+import { FileSink } from './file-sink.js';
+import { StdoutSink } from './stdout-sink.js';
+
+export interface SinkContext {
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  /** Where the stdout sink writes; process.stdout unless a test or the demo says otherwise. */
+  stdout?: Writable;
+}
+
+export const AVAILABLE_SINK_TYPES: ReadonlySet<SinkConfig['type']> = new Set(['stdout', 'file']);
+
+export function createSink(config: SinkConfig, ctx: SinkContext): Sink {
+  switch (config.type) {
+    case 'stdout':
+      return new StdoutSink(config.name, ctx.stdout);
+    case 'file':
+      return new FileSink(config.name, config.path);
+    default:
+      throw new Error(`sink type ${config.type} is not available yet in this version`);
+  }
+}

@@ -1,0 +1,119 @@
+import { AbortError } from '../util/clock.js';
+import { SourceRunner, type PipelineServices, type ProcessStage } from './source-runner.js';
+import type { Source } from './types.js';
+
+export interface PipelineOptions extends PipelineServices {
+  sources: readonly Source[];
+  process?: ProcessStage;
+  maxInFlightBatches: number;
+  /** Per-source overrides of maxInFlightBatches. */
+  maxInFlightBySource?: ReadonlyMap<string, number>;
+  dedupeSaveIntervalMs: number;
+  shutdownTimeoutMs: number;
+}
+
+/**
+ * Wires sources to sinks with the delivery guarantee of DESIGN §3. `run()` resolves when every
+ * source has ended (once mode) or after `stop()` has drained what was in flight.
+ */
+export class Pipeline {
+  private readonly pollAbort = new AbortController();
+  private readonly deliveryAbort = new AbortController();
+  private readonly runners: SourceRunner[];
+  private stopping: Promise<void> | undefined;
+  private dedupeSaves: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: PipelineOptions) {
+    const identity: ProcessStage = (events) => events;
+    this.runners = options.sources.map(
+      (source) =>
+        new SourceRunner(source, {
+          ...options,
+          process: options.process ?? identity,
+          maxInFlightBatches: options.maxInFlightBySource?.get(source.name) ?? options.maxInFlightBatches,
+          pollSignal: this.pollAbort.signal,
+          deliverySignal: this.deliveryAbort.signal,
+        }),
+    );
+    for (const source of options.sources) options.health.registerSource(source.name, source.pollIntervalMs);
+    for (const { sink } of options.sinks) options.health.registerSink(sink.name, sink.failureThresholdMs);
+    options.metrics.addCollector(() => this.updateAgeMetrics());
+  }
+
+  async run(): Promise<void> {
+    const { logger, dedupeSaveIntervalMs } = this.options;
+    const saver = setInterval(() => void this.saveDedupe(false), dedupeSaveIntervalMs);
+    saver.unref();
+    this.options.health.markStarted();
+    try {
+      const results = await Promise.allSettled(this.runners.map((r) => r.run()));
+      for (const r of results) {
+        if (r.status === 'rejected') logger.error({ error: String(r.reason) }, 'source runner ended with an error');
+      }
+    } finally {
+      clearInterval(saver);
+      await this.saveDedupe(true);
+      await this.closeSinks();
+      await this.options.deadLetter.close();
+      await this.options.checkpoints.close();
+    }
+  }
+
+  /**
+   * Graceful shutdown: stop polling, let in-flight deliveries finish within shutdownTimeout,
+   * then abort what remains (it is not committed, so it is read again after a restart).
+   */
+  stop(reason = 'shutdown'): Promise<void> {
+    this.stopping ??= (async () => {
+      const { logger, clock, shutdownTimeoutMs } = this.options;
+      logger.info({ reason, timeoutMs: shutdownTimeoutMs }, 'stopping: no new polls; finishing in-flight deliveries');
+      this.pollAbort.abort(new AbortError(reason));
+      const deadline = new AbortController();
+      const drained = Promise.all(this.runners.map((r) => r.drain()));
+      const timer = clock.sleep(shutdownTimeoutMs, deadline.signal).then(
+        () => 'timeout' as const,
+        () => 'drained' as const,
+      );
+      const outcome = await Promise.race([drained.then(() => 'drained' as const), timer]);
+      deadline.abort();
+      if (outcome === 'timeout') {
+        logger.warn('shutdown timeout reached; abandoning in-flight deliveries (they will be read again after a restart)');
+        this.deliveryAbort.abort(new AbortError('shutdown timeout'));
+      }
+    })();
+    return this.stopping;
+  }
+
+  /** Saves are chained so that an older snapshot can never overwrite a newer one. */
+  private saveDedupe(force: boolean): Promise<void> {
+    this.dedupeSaves = this.dedupeSaves.then(async () => {
+      const changed = this.runners.filter((r) => force || r.dedupe.dirty);
+      if (changed.length === 0) return;
+      try {
+        await this.options.checkpoints.saveDedupe(new Map(changed.map((r) => [r.name, r.dedupe.snapshot()])));
+      } catch (err) {
+        this.options.logger.error({ error: (err as Error).message }, 'saving the dedupe window failed');
+      }
+    });
+    return this.dedupeSaves;
+  }
+
+  private async closeSinks(): Promise<void> {
+    for (const { sink } of this.options.sinks) {
+      try {
+        await sink.close();
+      } catch (err) {
+        this.options.logger.error({ sink: sink.name, error: (err as Error).message }, 'closing sink failed');
+      }
+    }
+  }
+
+  private updateAgeMetrics(): void {
+    const now = this.options.clock.now();
+    for (const runner of this.runners) {
+      const ages = runner.ages(now);
+      if (ages.checkpoint !== undefined) this.options.metrics.checkpointAge.set({ source: runner.name }, ages.checkpoint);
+      if (ages.lag !== undefined) this.options.metrics.sourceLag.set({ source: runner.name }, ages.lag);
+    }
+  }
+}

@@ -1,0 +1,276 @@
+import type { CheckpointStore, Cursor } from '../checkpoint/store.js';
+import type { DeadLetter } from '../forward/dead-letter.js';
+import type { AuditEvent } from '../normalize/event.js';
+import { DedupeWindow, dedupeKey, type BatchState } from '../process/dedupe.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';
+import { isAbortError, type Clock } from '../util/clock.js';
+import { Semaphore } from '../util/semaphore.js';
+import { CommitTracker } from './commit-tracker.js';
+import { deliverToSink, type DeliveryContext } from './deliver.js';
+import type { Health } from './health.js';
+import type { Sink, Source, SourceBatch } from './types.js';
+
+/** A sink as the pipeline drives it: with the per-sink stage (scrubbing) applied before writing. */
+export interface SinkBinding {
+  sink: Sink;
+  prepare?: (events: AuditEvent[]) => AuditEvent[];
+}
+
+/** The process stages between dedupe and the sinks (policy, filters); identity by default. */
+export type ProcessStage = (events: AuditEvent[], source: string) => AuditEvent[];
+
+/** What every source runner shares, as handed to the Pipeline. */
+export interface PipelineServices {
+  sinks: readonly SinkBinding[];
+  checkpoints: CheckpointStore;
+  deadLetter: DeadLetter;
+  metrics: Metrics;
+  health: Health;
+  logger: Logger;
+  clock: Clock;
+  dedupeMaxKeys: number;
+  sinkBackoff: BackoffPolicy;
+}
+
+export interface SourceRunnerDeps extends PipelineServices {
+  process: ProcessStage;
+  maxInFlightBatches: number;
+  /** Aborted to stop taking batches (shutdown begins). */
+  pollSignal: AbortSignal;
+  /** Aborted to give up on in-flight deliveries (shutdown deadline passed). */
+  deliverySignal: AbortSignal;
+}
+
+interface InFlight extends BatchState {
+  seq: number;
+  markSettled(): void;
+}
+
+/**
+ * Drives one source: pulls a batch only while fewer than maxInFlightBatches are undelivered,
+ * dedupes, fans out to every sink, and commits cursors in order once all sinks acknowledged.
+ */
+export class SourceRunner {
+  readonly dedupe: DedupeWindow;
+  private readonly tracker = new CommitTracker();
+  private readonly slots: Semaphore;
+  private readonly inFlight = new Set<Promise<void>>();
+  private committed: Cursor | undefined;
+  private newestDeliveredMs: number | undefined;
+  private lastCommitAt: number | undefined;
+  private readonly delivery: DeliveryContext;
+
+  constructor(
+    readonly source: Source,
+    private readonly deps: SourceRunnerDeps,
+  ) {
+    this.dedupe = new DedupeWindow(deps.dedupeMaxKeys);
+    this.slots = new Semaphore(deps.maxInFlightBatches);
+    this.delivery = {
+      clock: deps.clock,
+      metrics: deps.metrics,
+      health: deps.health,
+      deadLetter: deps.deadLetter,
+      logger: deps.logger,
+      backoff: deps.sinkBackoff,
+    };
+  }
+
+  get name(): string {
+    return this.source.name;
+  }
+
+  /** Seconds since the last commit and since the newest delivered event, for the metrics. */
+  ages(now: number): { checkpoint?: number; lag?: number } {
+    return {
+      ...(this.lastCommitAt !== undefined ? { checkpoint: (now - this.lastCommitAt) / 1000 } : {}),
+      ...(this.newestDeliveredMs !== undefined ? { lag: (now - this.newestDeliveredMs) / 1000 } : {}),
+    };
+  }
+
+  async run(): Promise<void> {
+    const { checkpoints, pollSignal, logger } = this.deps;
+    this.committed = await checkpoints.load(this.name);
+    this.dedupe.restore(await checkpoints.loadDedupe(this.name));
+    logger.info({ source: this.name, resumed: this.committed !== undefined, dedupeKeys: this.dedupe.size }, 'source starting');
+
+    for (let failures = 0; !pollSignal.aborted; ) {
+      try {
+        const finished = await this.pump(this.committed);
+        if (finished) break;
+      } catch (err) {
+        if (pollSignal.aborted && isAbortError(err)) break;
+        failures++;
+        const message = err instanceof Error ? err.message : String(err);
+        this.deps.health.sourceFailed(this.name, message);
+        // Let what is in flight settle so the restart resumes from the newest committed cursor.
+        await this.drain();
+        const delay = backoffDelay(failures, { initialMs: 1000, maxMs: 60_000 });
+        logger.error({ source: this.name, error: message, retryInMs: delay }, 'source failed; restarting from the last checkpoint');
+        try {
+          await this.deps.clock.sleep(delay, pollSignal);
+        } catch {
+          break;
+        }
+      }
+    }
+    await this.drain();
+  }
+
+  /** Waits until every batch taken has settled (delivered, or aborted by the delivery signal). */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Returns true when the source ended by itself (once mode, or it stopped on the poll signal). */
+  private async pump(from: Cursor | undefined): Promise<boolean> {
+    const { pollSignal } = this.deps;
+    const iterator = this.source.batches(from, pollSignal)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        // Backpressure: the source is not asked for more until a slot is free.
+        await this.slots.acquire(pollSignal);
+        let next: IteratorResult<SourceBatch>;
+        try {
+          next = await iterator.next();
+        } catch (err) {
+          this.slots.release();
+          throw err;
+        }
+        if (next.done) {
+          this.slots.release();
+          return true;
+        }
+        this.take(next.value);
+      }
+    } finally {
+      await iterator.return?.().catch(() => undefined);
+    }
+  }
+
+  private take(batch: SourceBatch): void {
+    const { metrics } = this.deps;
+    const seq = this.tracker.register();
+    metrics.eventsReceived.inc({ source: this.name }, batch.events.length);
+    metrics.inFlightBatches.set({ source: this.name }, this.tracker.outstanding);
+    let released = false;
+    // The slot frees as soon as the batch is delivered; its checkpoint write need not hold it.
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.slots.release();
+    };
+    const work = this.deliver(seq, batch, release).finally(() => {
+      this.inFlight.delete(work);
+      release();
+      metrics.inFlightBatches.set({ source: this.name }, this.tracker.outstanding);
+    });
+    this.inFlight.add(work);
+  }
+
+  private async deliver(seq: number, batch: SourceBatch, release: () => void): Promise<void> {
+    const { metrics, logger, deliverySignal } = this.deps;
+    let markSettled!: () => void;
+    const settled = new Promise<void>((resolve) => (markSettled = resolve));
+    const state: InFlight = { seq, state: 'pending', settled, markSettled };
+
+    const fresh: AuditEvent[] = [];
+    const waitFor = new Set<BatchState>();
+    let duplicates = 0;
+    for (const event of batch.events) {
+      const admission = this.dedupe.admit(dedupeKey(event), state);
+      if (admission.kind === 'new') fresh.push(event);
+      else {
+        duplicates++;
+        if (admission.kind === 'in-flight' && admission.owner !== state) waitFor.add(admission.owner);
+      }
+    }
+    if (duplicates > 0) metrics.eventsDeduplicated.inc({ source: this.name }, duplicates);
+
+    try {
+      const events = await this.guarded('process', fresh, () => this.deps.process(fresh, this.name));
+      const work: Promise<unknown>[] = this.deps.sinks.map(async (binding) => {
+        const prepared = binding.prepare ? await this.guarded(binding.sink.name, events, () => binding.prepare!(events)) : events;
+        await deliverToSink(binding.sink, prepared, deliverySignal, this.delivery);
+      });
+      if (batch.rejects.length > 0) work.push(this.deadLetterRejects(batch));
+      await Promise.all(work);
+      // Events this batch skipped as duplicates of an in-flight batch are delivered only when that one is.
+      for (const other of waitFor) {
+        await other.settled;
+        if (other.state !== 'delivered') throw new Error('a batch carrying the same events was not delivered');
+      }
+      state.state = 'delivered';
+      if (fresh.length > 0) this.dedupe.markDelivered();
+      this.noteDelivered(events);
+      batch.settle?.({ delivered: true });
+      state.markSettled();
+      release();
+      await this.commit(seq, batch);
+    } catch (err) {
+      state.state = 'aborted';
+      const reason = err instanceof Error ? err.message : String(err);
+      batch.settle?.({ delivered: false, reason });
+      if (!deliverySignal.aborted) logger.error({ source: this.name, error: reason }, 'batch not delivered');
+    } finally {
+      state.markSettled();
+    }
+  }
+
+  /**
+   * Runs a processing stage. A stage that throws is a bug, but it must not wedge the source's
+   * commits: its events go to the dead-letter file with the error, and delivery goes on.
+   */
+  private async guarded(stage: string, events: AuditEvent[], run: () => AuditEvent[]): Promise<AuditEvent[]> {
+    try {
+      return run();
+    } catch (err) {
+      const reason = `processing stage failed: ${err instanceof Error ? err.message : String(err)}`;
+      await this.deps.deadLetter.refused(stage, events, reason);
+      this.deps.metrics.deadLettered.inc({ kind: 'refused', component: stage }, events.length);
+      this.deps.logger.error({ source: this.name, stage, error: reason }, 'processing failed; events kept in the dead-letter file');
+      return [];
+    }
+  }
+
+  private async deadLetterRejects(batch: SourceBatch): Promise<void> {
+    const { deadLetter, metrics, logger } = this.deps;
+    await deadLetter.rejects(this.name, batch.rejects);
+    for (const reject of batch.rejects) {
+      metrics.eventsRejected.inc({ source: this.name, reason: reasonLabel(reject.reason) });
+      metrics.deadLettered.inc({ kind: 'reject', component: this.name });
+      logger.warn({ source: this.name, reason: reject.reason, ...(reject.ref ? { ref: reject.ref } : {}) }, 'record rejected; kept in the dead-letter file');
+    }
+  }
+
+  private async commit(seq: number, batch: SourceBatch): Promise<void> {
+    const cursor = this.tracker.complete(seq, batch.cursor);
+    if (cursor === undefined) return;
+    try {
+      await this.deps.checkpoints.save(this.name, cursor);
+      this.committed = cursor;
+      this.lastCommitAt = this.deps.clock.now();
+      this.deps.metrics.checkpointCommits.inc({ source: this.name });
+    } catch (err) {
+      // Delivery already happened; a later commit covers this one. A restart before that re-reads
+      // (at least once), and the dedupe window drops what it has seen.
+      this.deps.logger.error({ source: this.name, error: (err as Error).message }, 'checkpoint save failed');
+    }
+  }
+
+  private noteDelivered(events: readonly AuditEvent[]): void {
+    let newest = this.newestDeliveredMs ?? -Infinity;
+    for (const e of events) {
+      const t = Date.parse(e.stageTimestamp);
+      if (t > newest) newest = t;
+    }
+    if (newest > -Infinity) this.newestDeliveredMs = newest;
+  }
+}
+
+/** Reasons become metric labels: keep the leading words so the label set stays small. */
+export function reasonLabel(reason: string): string {
+  return reason.split(/[:(]/, 1)[0]!.trim().slice(0, 60) || 'unknown';
+}

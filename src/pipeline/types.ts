@@ -1,0 +1,68 @@
+import type { Cursor } from '../checkpoint/store.js';
+import type { AuditEvent, Reject } from '../normalize/event.js';
+
+export type { Cursor };
+
+export interface SourceBatch {
+  /** The configured source name. */
+  source: string;
+  /** Normalized, in source order. */
+  events: AuditEvent[];
+  /** Records that could not be normalized: raw + reason. */
+  rejects: Reject[];
+  /** Where to resume once this batch and all before it are delivered; push sources have none. */
+  cursor?: Cursor;
+  /**
+   * Push sources (the inbound webhook) answer their sender from this: called once, when every
+   * event of the batch has been acknowledged by every sink, or when the pipeline gave up on it.
+   */
+  settle?: (outcome: BatchOutcome) => void;
+}
+
+export type BatchOutcome = { delivered: true } | { delivered: false; reason: string };
+
+export interface Source {
+  readonly name: string;
+  /**
+   * Yields batches from `from` on. The pipeline asks for the next batch only while it has a free
+   * in-flight slot, which is how backpressure reaches the provider API. The iterator ends when
+   * the signal aborts or, in once mode, when the source has caught up.
+   */
+  batches(from: Cursor | undefined, signal: AbortSignal): AsyncIterable<SourceBatch>;
+  /** Polling sources: their poll interval, for readiness (a poll within 3 intervals). */
+  readonly pollIntervalMs?: number;
+}
+
+export interface Sink {
+  readonly name: string;
+  /**
+   * Resolves only when the destination has acknowledged every event. Throws
+   * PermanentDeliveryError for a refusal that retrying cannot fix; anything else is retried.
+   */
+  write(events: readonly AuditEvent[], signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+  /** How long the sink may keep failing before /readyz reports it; default 5 minutes. */
+  readonly failureThresholdMs?: number;
+}
+
+/** A refusal that retrying will not fix (an HTTP 400, say): the batch goes to the dead-letter file. */
+export class PermanentDeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly detail: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'PermanentDeliveryError';
+  }
+}
+
+/** A transient failure; `retryAfterMs` carries a server's Retry-After. */
+export class TransientDeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'TransientDeliveryError';
+  }
+}

@@ -1,0 +1,134 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const PREFIX = 'kube_audit_bridge_';
+
+/**
+ * The bridge's metrics (DESIGN §10), on a registry of their own so that several pipelines
+ * (tests, the demo) can live in one process.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly collectors: (() => void)[] = [];
+
+  readonly eventsReceived = new Counter({
+    name: `${PREFIX}events_received_total`,
+    help: 'Events produced by a source after normalization.',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly eventsRejected = new Counter({
+    name: `${PREFIX}events_rejected_total`,
+    help: 'Records a source could not normalize, by reason; each is in the dead-letter file.',
+    labelNames: ['source', 'reason'],
+    registers: [this.registry],
+  });
+  readonly eventsDeduplicated = new Counter({
+    name: `${PREFIX}events_deduplicated_total`,
+    help: 'Events dropped because their (auditID, stage) was already delivered or in flight.',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly eventsDropped = new Counter({
+    name: `${PREFIX}events_dropped_total`,
+    help: 'Events removed by a processing stage (policy, filter), by stage.',
+    labelNames: ['source', 'stage'],
+    registers: [this.registry],
+  });
+  readonly eventsDelivered = new Counter({
+    name: `${PREFIX}events_delivered_total`,
+    help: 'Events a sink has acknowledged.',
+    labelNames: ['sink'],
+    registers: [this.registry],
+  });
+  readonly sinkWriteDuration = new Histogram({
+    name: `${PREFIX}sink_write_duration_seconds`,
+    help: 'Time from handing a batch to a sink until it acknowledged, retries included.',
+    labelNames: ['sink'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly sinkRetries = new Counter({
+    name: `${PREFIX}sink_retries_total`,
+    help: 'Batch writes retried after a transient sink failure.',
+    labelNames: ['sink'],
+    registers: [this.registry],
+  });
+  readonly sinkFailing = new Gauge({
+    name: `${PREFIX}sink_failing`,
+    help: '1 while a sink has been failing for longer than its threshold.',
+    labelNames: ['sink'],
+    registers: [this.registry],
+  });
+  readonly deadLettered = new Counter({
+    name: `${PREFIX}dead_letter_total`,
+    help: 'Records written to the dead-letter file: rejects and batches a sink refused permanently.',
+    labelNames: ['kind', 'component'],
+    registers: [this.registry],
+  });
+  readonly inFlightBatches = new Gauge({
+    name: `${PREFIX}in_flight_batches`,
+    help: 'Batches of a source handed to the sinks and not yet acknowledged by all of them.',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly sourceLag = new Gauge({
+    name: `${PREFIX}source_lag_seconds`,
+    help: 'Now minus the stageTimestamp of the newest event delivered from a source.',
+    labelNames: ['source'],
+    registers: [this.registry],
+    collect: () => this.runCollectors(),
+  });
+  readonly checkpointAge = new Gauge({
+    name: `${PREFIX}checkpoint_age_seconds`,
+    help: 'Time since the checkpoint of a source was last committed.',
+    labelNames: ['source'],
+    registers: [this.registry],
+    collect: () => this.runCollectors(),
+  });
+  readonly checkpointCommits = new Counter({
+    name: `${PREFIX}checkpoint_commits_total`,
+    help: 'Checkpoint writes that completed.',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly pollDuration = new Histogram({
+    name: `${PREFIX}poll_duration_seconds`,
+    help: 'Duration of one poll of a provider API, all pages included.',
+    labelNames: ['source'],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 180],
+    registers: [this.registry],
+  });
+  readonly apiErrors = new Counter({
+    name: `${PREFIX}api_errors_total`,
+    help: 'Errors from a provider API, by code; throttling included.',
+    labelNames: ['source', 'code'],
+    registers: [this.registry],
+  });
+  readonly apiThrottles = new Counter({
+    name: `${PREFIX}api_throttles_total`,
+    help: 'Requests a provider API refused for quota or rate.',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly webhookRequests = new Counter({
+    name: `${PREFIX}webhook_source_requests_total`,
+    help: 'Requests to the inbound audit webhook, by source and response code.',
+    labelNames: ['source', 'code'],
+    registers: [this.registry],
+  });
+
+  /** Registers a function run before each scrape (to set gauges computed from the clock). */
+  addCollector(collect: () => void): void {
+    this.collectors.push(collect);
+  }
+
+  // Ages are computed at scrape time by the hooks; each age gauge runs them so it is fresh
+  // whichever is serialized first.
+  private runCollectors(): void {
+    for (const collect of this.collectors) collect();
+  }
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+  }
+}
