@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Argument, Command, Option } from 'commander';
+import { demoCommand } from './demo.js';
+import { notAvailable } from './not-available.js';
+import { runCommand } from './run.js';
+import { validateCommand } from './validate.js';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Runs a command's action and turns its result into the process exit code. */
+function exitWith<A extends unknown[]>(action: (...args: A) => Promise<number>) {
+  return async (...args: A): Promise<void> => {
+    process.exitCode = await action(...args);
+  };
+}
+
+const program = new Command()
+  .name('kube-audit-bridge')
+  .description('Gets Kubernetes audit events out of GKE, EKS and AKS log services and delivers them to Falco, Sysdig, any HTTP endpoint and its own rules.')
+  .version(version)
+  .showHelpAfterError()
+  .configureOutput({ outputError: (text, write) => write(text) })
+  .exitOverride((err) => {
+    // commander's own usage errors exit 2, like a bad config; --help and --version exit 0.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
+
+program
+  .command('run')
+  .description('run the pipeline until stopped (SIGTERM/SIGINT drain in-flight deliveries and commit)')
+  .requiredOption('-c, --config <file>', 'configuration file (YAML)')
+  .option('--once', 'drain every source up to now − settleLag, deliver, commit and exit')
+  .action(exitWith((opts: { config: string; once?: boolean }) => runCommand({ config: opts.config, once: opts.once ?? false })));
+
+program
+  .command('validate')
+  .description('load and validate a configuration without starting anything')
+  .requiredOption('-c, --config <file>', 'configuration file (YAML)')
+  .action(exitWith((opts: { config: string }) => validateCommand(opts.config)));
+
+program
+  .command('demo')
+  .description('run the bridge end to end on embedded sample audit logs until interrupted')
+  .option('--duration <duration>', 'stop after this long (e.g. 30s); default: until interrupted')
+  .option('--port <port>', 'server port (default: any free port)', '0')
+  .action(exitWith((opts: { duration?: string; port: string }) => demoCommand(opts)));
+
+program
+  .command('convert')
+  .description('convert provider records (gcloud/aws/az exports) to audit Events as JSON lines')
+  .addOption(new Option('--from <provider>', 'provider format').choices(['gke', 'eks', 'aks']).makeOptionMandatory())
+  .argument('[file]', 'input file, or - for stdin', '-')
+  .action(exitWith(async () => notAvailable('convert')));
+
+const rules = program.command('rules').description('check and test rule files');
+rules
+  .command('check')
+  .description('load and compile rule files; report every error with file, rule and position')
+  .argument('<files...>')
+  .action(exitWith(async () => notAvailable('rules check')));
+rules
+  .command('test')
+  .description('evaluate rules on events and print alerts as JSON lines')
+  .requiredOption('--rules <files...>', 'rule files')
+  .option('--enable <what...>', 'turn on rules shipped disabled: all, a rule name, or tag:TAG')
+  .addOption(new Option('--matching <mode>', 'first matching rule only, or all').choices(['first', 'all']).default('first'))
+  .argument('[events]', 'events file, or - for stdin', '-')
+  .action(exitWith(async () => notAvailable('rules test')));
+
+program
+  .command('policy')
+  .description('audit Policy tools')
+  .command('apply')
+  .description('apply an audit Policy to events and print the surviving events as JSON lines')
+  .requiredOption('--policy <file>', 'audit.k8s.io/v1 Policy file')
+  .argument('[events]', 'events file, or - for stdin', '-')
+  .action(exitWith(async () => notAvailable('policy apply')));
+
+program
+  .command('emulator')
+  .description('serve one cloud log API on 127.0.0.1 from provider records, for local development')
+  .addArgument(new Argument('<provider>', 'gke, eks or aks').choices(['gke', 'eks', 'aks']))
+  .requiredOption('--port <port>', 'port to listen on (0: any)')
+  .requiredOption('--data <file>', 'provider records')
+  .option('--faults <spec>', 'faults to inject')
+  .action(exitWith(async () => notAvailable('emulator')));
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AuditWebhookClient } from '../../src/demo/apiserver-client.js';
+import { validateEvent, type AuditEvent } from '../../src/normalize/event.js';
+import { exitOf, runCli, startCli } from '../helpers/cli.js';
+import { makeEvents, readJsonLines } from '../helpers/events.js';
+import { tempDir } from '../helpers/fs.js';
+
+function webhookConfig(dir: string): string {
+  return `
+sources:
+  - name: onprem
+    type: webhook
+sinks:
+  - name: archive
+    type: file
+    path: ${join(dir, 'audit.jsonl')}
+checkpoint: { path: ${join(dir, 'checkpoints.json')} }
+deadLetter: { path: ${join(dir, 'dead.jsonl')} }
+server: { host: 127.0.0.1, port: 0 }
+log: { level: info }
+`;
+}
+
+describe('command line', () => {
+  it('prints its version and help', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(await runCli(['--version'])).toMatchObject({ code: 0, stdout: `${version}\n` });
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    for (const command of ['run', 'validate', 'demo', 'convert', 'rules', 'policy', 'emulator']) expect(help.stdout).toContain(command);
+  });
+
+  it('validate: exit 0 for a good config, 2 with every problem for a bad one', async () => {
+    const dir = await tempDir();
+    const good = join(dir, 'good.yaml');
+    await writeFile(good, webhookConfig(dir));
+    expect(await runCli(['validate', '--config', good])).toMatchObject({ code: 0, stdout: `${good}: valid\n  sources: onprem (webhook)\n  sinks: archive (file)\n` });
+
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'sources: [{ name: a, type: webhook, ackTimeout: soon }]\nsinks: []\n');
+    const result = await runCli(['validate', '--config', bad]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `${bad}: 2 problems:\n` +
+        '  sources[0].ackTimeout: got "soon"; expected a duration such as 500ms, 10s, 1m30s or 2h (line 1)\n' +
+        '  sinks: got an empty list; expected a list with at least one sink (line 2)\n',
+    );
+    const missing = await runCli(['validate', '--config', join(dir, 'nope.yaml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.yaml: 1 problem:\n {2}cannot read the file: ENOENT/);
+  });
+
+  it('commands of later versions say so and exit 2', async () => {
+    for (const args of [['convert', '--from', 'gke'], ['rules', 'check', 'x.yaml'], ['policy', 'apply', '--policy', 'p.yaml'], ['emulator', 'eks', '--port', '0', '--data', 'd']]) {
+      const result = await runCli(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(/not available yet in this version/);
+    }
+    // And so does a config that uses a source this version cannot run.
+    const dir = await tempDir();
+    const file = join(dir, 'gke.yaml');
+    await writeFile(file, 'sources: [{ name: g, type: gke, projectId: p }]\nsinks: [{ name: o, type: stdout }]\n');
+    const run = await runCli(['run', '--config', file]);
+    expect(run).toMatchObject({ code: 2, stderr: `${file}: 1 problem:\n  sources[0].type: gke sources are not available yet in this version\n` });
+  });
+
+  it('run: delivers webhook posts, and on SIGTERM drains, commits and exits 0', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, webhookConfig(dir));
+    const { child, log } = await startCli(['run', '--config', file], (l) => l.msg === 'server listening');
+    const events = makeEvents(0, 30);
+    const result = await new AuditWebhookClient({ url: `http://127.0.0.1:${String(log.port)}/audit/onprem` }).post(events);
+    expect(result.delivered).toBe(30);
+    child.kill('SIGTERM');
+    expect(await exitOf(child)).toBe(0);
+    const archived = readJsonLines(join(dir, 'audit.jsonl')) as AuditEvent[];
+    expect(archived.map((e) => e.auditID)).toEqual(events.map((e) => e.auditID));
+    const dedupe = JSON.parse(readFileSync(join(dir, 'checkpoints.dedupe.json'), 'utf8')) as { sources: Record<string, string[]> };
+    expect(dedupe.sources.onprem).toHaveLength(30);
+  });
+
+  it('run: after a restart, a resend of delivered events is not delivered again', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, webhookConfig(dir));
+    const events = makeEvents(500, 20);
+    for (const round of [1, 2]) {
+      const { child, log } = await startCli(['run', '--config', file], (l) => l.msg === 'server listening');
+      const client = new AuditWebhookClient({ url: `http://127.0.0.1:${String(log.port)}/audit/onprem` });
+      // The second process gets the same batch again, as an apiserver retrying across the restart would send it.
+      expect((await client.post(round === 1 ? events : [...events, ...makeEvents(600, 5)])).statuses, `round ${round}`).toEqual([200]);
+      child.kill('SIGTERM');
+      expect(await exitOf(child)).toBe(0);
+    }
+    const archived = readJsonLines(join(dir, 'audit.jsonl')) as AuditEvent[];
+    expect(archived.map((e) => e.auditID)).toEqual([...events, ...makeEvents(600, 5)].map((e) => e.auditID));
+  });
+
+  it('run: a corrupt checkpoint stops the start with exit 1, naming the file', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, webhookConfig(dir));
+    await writeFile(join(dir, 'checkpoints.json'), '{"version":1,"sources":{"onprem":');
+    const result = await runCli(['run', '--config', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`checkpoint file ${join(dir, 'checkpoints.json')} is not valid JSON`);
+  });
+
+  it('run --once with nothing to drain exits 0', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, webhookConfig(dir));
+    const result = await runCli(['run', '--config', file, '--once']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('webhook sources have nothing to drain');
+  });
+
+  it('demo: replays the sample events through the bridge to stdout and stops after --duration', async () => {
+    const result = await runCli(['demo', '--duration', '2s'], { timeoutMs: 30_000 });
+    expect(result.code).toBe(0);
+    const events = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
+    // 40 sample events; two of them share an (auditID, stage) (hand-edited copies upstream): 39 distinct.
+    expect(events.length).toBeGreaterThanOrEqual(39);
+    expect(events.every((e) => validateEvent(e).length === 0 && e.annotations?.cluster_name === 'demo')).toBe(true);
+    expect(new Set(events.map((e) => `${e.auditID}/${e.stage}`)).size).toBe(events.length);
+  });
+});
