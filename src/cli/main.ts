@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Argument, Command, Option } from 'commander';
+import type { ConverterProvider } from '../normalize/converter.js';
+import type { EmulatorProvider } from '../emulators/index.js';
+import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
+import { emulatorCommand } from './emulator.js';
 import { notAvailable } from './not-available.js';
 import { runCommand } from './run.js';
 import { validateCommand } from './validate.js';
@@ -50,8 +54,15 @@ program
   .command('convert')
   .description('convert provider records (gcloud/aws/az exports) to audit Events as JSON lines')
   .addOption(new Option('--from <provider>', 'provider format').choices(['gke', 'eks', 'aks']).makeOptionMandatory())
+  .option('--cluster <name>', 'cluster name for annotations.cluster_name, when the records do not carry it')
+  .option('--region <region>', 'region for the annotations (eks)')
+  .option('--account-id <id>', 'account id for the annotations (eks)')
   .argument('[file]', 'input file, or - for stdin', '-')
-  .action(exitWith(async () => notAvailable('convert')));
+  .action(
+    exitWith((file: string, opts: { from: ConverterProvider; cluster?: string; region?: string; accountId?: string }) =>
+      convertCommand(file, opts),
+    ),
+  );
 
 const rules = program.command('rules').description('check and test rule files');
 rules
@@ -82,8 +93,15 @@ program
   .description('serve one cloud log API on 127.0.0.1 from provider records, for local development')
   .addArgument(new Argument('<provider>', 'gke, eks or aks').choices(['gke', 'eks', 'aks']))
   .requiredOption('--port <port>', 'port to listen on (0: any)')
-  .requiredOption('--data <file>', 'provider records')
-  .option('--faults <spec>', 'faults to inject')
-  .action(exitWith(async () => notAvailable('emulator')));
+  .requiredOption('--data <file>', 'provider records, in the shapes convert reads')
+  .option('--faults <spec>', 'faults to inject (see the emulator\'s README)')
+  .option('--cluster <name>', 'eks: cluster whose log group /aws/eks/<name>/cluster is served')
+  .option('--log-group <name>', 'eks: the log group name')
+  .option('--table <table>', 'aks: AKSAudit, AKSAuditAdmin or AzureDiagnostics')
+  .action(
+    exitWith((provider: EmulatorProvider, opts: { port: string; data: string; faults?: string; cluster?: string; logGroup?: string; table?: string }) =>
+      emulatorCommand(provider, opts),
+    ),
+  );
 
 await program.parseAsync(process.argv);

@@ -110,6 +110,19 @@ export class Metrics {
     labelNames: ['source'],
     registers: [this.registry],
   });
+  readonly lateEvents = new Counter({
+    name: `${PREFIX}late_events_total`,
+    help: 'Events first found by an overlap re-read: they arrived after the window that covers their time had been read.',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly ingestionLag = new Histogram({
+    name: `${PREFIX}ingestion_lag_seconds`,
+    help: 'Provider ingestion time minus event time, to size settleLag and overlap.',
+    labelNames: ['source'],
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
+    registers: [this.registry],
+  });
   readonly webhookRequests = new Counter({
     name: `${PREFIX}webhook_source_requests_total`,
     help: 'Requests to the inbound audit webhook, by source and response code.',

@@ -125,7 +125,7 @@ describe('command line', () => {
     const events = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
     // 40 sample events; two of them share an (auditID, stage) (hand-edited copies upstream): 39 distinct.
     expect(events.length).toBeGreaterThanOrEqual(39);
-    expect(events.every((e) => validateEvent(e).length === 0 && e.annotations?.cluster_name === 'demo')).toBe(true);
+    expect(events.every((e) => validateEvent(e).length === 0 && e.annotations?.cluster_name === 'demo-onprem')).toBe(true);
     expect(new Set(events.map((e) => `${e.auditID}/${e.stage}`)).size).toBe(events.length);
   });
 });

@@ -1,0 +1,6 @@
+import type { DemoPartFactory } from '../part.js';
+import { apiserverPart } from './apiserver.js';
+import { stdoutPart } from './stdout.js';
+
+/** The demo's pieces, in start order. Each capability adds its own part here. */
+export const demoParts: DemoPartFactory[] = [apiserverPart, stdoutPart];
