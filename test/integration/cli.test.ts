@@ -61,10 +61,10 @@ describe('command line', () => {
     }
     // And so does a config that uses a source this version cannot run.
     const dir = await tempDir();
-    const file = join(dir, 'gke.yaml');
-    await writeFile(file, 'sources: [{ name: g, type: gke, projectId: p }]\nsinks: [{ name: o, type: stdout }]\n');
+    const file = join(dir, 'file-source.yaml');
+    await writeFile(file, 'sources: [{ name: f, type: file, path: /var/log/kube-audit.log }]\nsinks: [{ name: o, type: stdout }]\n');
     const run = await runCli(['run', '--config', file]);
-    expect(run).toMatchObject({ code: 2, stderr: `${file}: 1 problem:\n  sources[0].type: gke sources are not available yet in this version\n` });
+    expect(run).toMatchObject({ code: 2, stderr: `${file}: 1 problem:\n  sources[0].type: file sources are not available yet in this version\n` });
   });
 
   it('run: delivers webhook posts, and on SIGTERM drains, commits and exits 0', async () => {

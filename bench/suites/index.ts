@@ -1,0 +1,4 @@
+import type { Suite } from '../harness.js';
+
+/** Every benchmark suite; `npm run bench -- --only NAME` runs one. Each capability adds its own. */
+export const suites: Suite[] = [];
