@@ -77,15 +77,24 @@ export class Bridge {
       sources.push(created.source);
       if (created.receiver) receivers.push(created.receiver);
     }
+    // One dead-letter file for the pipeline (rejects) and the sinks that refuse events themselves.
+    const deadLetter = new FileDeadLetter(config.deadLetter.path, () => clock.now());
     const sinks = config.sinks.map((sinkConfig) => ({
-      sink: createSink(sinkConfig, { logger: logger.child({ sink: sinkConfig.name }), metrics, clock, stdout: options.stdout }),
+      sink: createSink(sinkConfig, {
+        logger: logger.child({ sink: sinkConfig.name }),
+        metrics,
+        clock,
+        health,
+        deadLetter,
+        stdout: options.stdout,
+      }),
     }));
 
     const pipeline = new Pipeline({
       sources,
       sinks,
       checkpoints,
-      deadLetter: new FileDeadLetter(config.deadLetter.path, () => clock.now()),
+      deadLetter,
       metrics,
       health,
       logger,

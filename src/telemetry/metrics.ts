@@ -130,6 +130,47 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // --- outbound HTTP (src/forward/http: the webhook sink, alert outputs) and the webhook sink ---
+  readonly httpClientRequests = new Counter({
+    name: `${PREFIX}http_client_requests_total`,
+    help: 'Outbound HTTP requests by target (sink or alert output) and status code; "network", "timeout" or "credentials" when there was no response.',
+    labelNames: ['target', 'code'],
+    registers: [this.registry],
+  });
+  readonly httpClientDuration = new Histogram({
+    name: `${PREFIX}http_client_request_duration_seconds`,
+    help: 'Time of one outbound HTTP request, from sending to the end of the response.',
+    labelNames: ['target'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly httpClientRetries = new Counter({
+    name: `${PREFIX}http_client_retries_total`,
+    help: 'Outbound HTTP requests sent again after a network error, timeout, 408, 429 or 5xx.',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly webhookBatchEvents = new Histogram({
+    name: `${PREFIX}webhook_sink_batch_events`,
+    help: 'Events per request body of a webhook sink.',
+    labelNames: ['sink'],
+    buckets: [1, 5, 10, 25, 50, 100, 200, 400, 1000, 5000],
+    registers: [this.registry],
+  });
+  readonly webhookBatchBytes = new Histogram({
+    name: `${PREFIX}webhook_sink_batch_bytes`,
+    help: 'Size of a webhook sink request body before compression.',
+    labelNames: ['sink'],
+    buckets: [1024, 16 * 1024, 64 * 1024, 256 * 1024, 1024 ** 2, 4 * 1024 ** 2, 10 * 1024 ** 2, 16 * 1024 ** 2],
+    registers: [this.registry],
+  });
+  readonly webhookTruncated = new Counter({
+    name: `${PREFIX}webhook_sink_truncated_events_total`,
+    help: 'Events above maxEventBytes sent without requestObject and responseObject (annotation audit.k8s.io/truncated).',
+    labelNames: ['sink'],
+    registers: [this.registry],
+  });
+
   /** Registers a function run before each scrape (to set gauges computed from the clock). */
   addCollector(collect: () => void): void {
     this.collectors.push(collect);

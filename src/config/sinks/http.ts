@@ -26,6 +26,7 @@ export const httpClientFields = {
   /** File holding a bearer token; re-read when it changes (projected service account tokens). */
   bearerTokenFile: filePath.optional(),
   basicAuth: basicAuthSchema.optional(),
+  /** Sent with every request; the sink sets Content-Type, and bearerTokenFile/basicAuth set Authorization. */
   headers: z.record(z.string(), z.string()).default({}),
   requestTimeout: duration({ min: 100 }).prefault('30s'),
   retry: z
@@ -36,11 +37,33 @@ export const httpClientFields = {
     .prefault({}),
 };
 
+/** The parsed HTTP client settings (TLS, auth, headers, timeout, retry), as src/forward/http takes them. */
+export type HttpClientFields = z.output<z.ZodObject<typeof httpClientFields>>;
+
+// Headers the HTTP client computes for every request; a static value would corrupt the framing.
+const RESERVED_HEADERS = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'host', 'connection']);
+
 /** certFile and keyFile come together; a bearer token and basic auth exclude each other. */
 export function checkHttpClient(
-  value: { certFile?: string | undefined; keyFile?: string | undefined; bearerTokenFile?: string | undefined; basicAuth?: unknown },
+  value: {
+    certFile?: string | undefined;
+    keyFile?: string | undefined;
+    bearerTokenFile?: string | undefined;
+    basicAuth?: unknown;
+    headers?: Record<string, string>;
+  },
   ctx: z.RefinementCtx,
 ): void {
+  for (const name of Object.keys(value.headers ?? {})) {
+    if (RESERVED_HEADERS.has(name.toLowerCase())) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['headers', name],
+        message: 'set by the HTTP client for every request; remove it from headers',
+        params: { complete: true },
+      });
+    }
+  }
   if ((value.certFile === undefined) !== (value.keyFile === undefined)) {
     ctx.addIssue({
       code: 'custom',
