@@ -5,6 +5,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Clock } from '../util/clock.js';
 import { FileSink } from './file-sink.js';
+import { createRulesSink } from './rules/sink.js';
 import { StdoutSink } from './stdout-sink.js';
 
 export interface SinkContext {
@@ -15,7 +16,7 @@ export interface SinkContext {
   stdout?: Writable;
 }
 
-export const AVAILABLE_SINK_TYPES: ReadonlySet<SinkConfig['type']> = new Set(['stdout', 'file']);
+export const AVAILABLE_SINK_TYPES: ReadonlySet<SinkConfig['type']> = new Set(['stdout', 'file', 'rules']);
 
 export function createSink(config: SinkConfig, ctx: SinkContext): Sink {
   switch (config.type) {
@@ -23,6 +24,8 @@ export function createSink(config: SinkConfig, ctx: SinkContext): Sink {
       return new StdoutSink(config.name, ctx.stdout);
     case 'file':
       return new FileSink(config.name, config.path);
+    case 'rules':
+      return createRulesSink(config, ctx);
     default:
       throw new Error(`sink type ${config.type} is not available yet in this version`);
   }

@@ -72,6 +72,8 @@ interface Entry {
   tags?: string[];
   enabled?: boolean;
   description?: string;
+  /** Some field had a problem: the entry is only checked further, never used. */
+  invalid?: boolean;
 }
 
 interface Position {
@@ -89,8 +91,15 @@ export function loadRuleTexts(texts: readonly RuleFileText[]): LoadedRules {
   for (const { file, text } of texts) {
     const firstOfFile = problems.length;
     const definedHere = new Map<string, number>();
-    for (const entry of parseRuleFile(file, text, problems, failed)) {
+    for (const entry of parseRuleFile(file, text, problems)) {
       const at = (p: Position, message: string): RuleProblem => ({ file, line: p.line, column: p.column, rule: entry.name, message });
+      if (entry.invalid) {
+        // Still read its condition and message, so that one run reports every problem.
+        if (entry.condition && entry.message) compileEntry(entry, entry.condition, entry.message, (p, m) => problems.push(at(p, m)));
+        else if (entry.condition) checkCondition(entry.condition, (p, m) => problems.push(at(p, m)));
+        failed.add(entry.name);
+        continue;
+      }
       if (entry.condition) {
         const first = definedHere.get(entry.name);
         if (first !== undefined) {
@@ -148,6 +157,15 @@ export function loadRuleTexts(texts: readonly RuleFileText[]): LoadedRules {
   return { rules: order.map((name) => rules.get(name)!), files: texts.map((t) => t.file), problems };
 }
 
+function checkCondition(condition: { text: string; at: Position }, report: (at: Position, message: string) => void): void {
+  try {
+    compileJpath(condition.text);
+  } catch (err) {
+    if (!(err instanceof JpathError)) throw err;
+    report(condition.at, `condition, ${err.message}`);
+  }
+}
+
 function compileEntry(
   entry: Entry,
   condition: { text: string; at: Position },
@@ -183,8 +201,8 @@ function compileEntry(
   };
 }
 
-/** The entries of one file, in order; problems are appended, and the names of entries dropped for them. */
-function parseRuleFile(file: string, text: string, problems: RuleProblem[], failed: Set<string>): Entry[] {
+/** The entries of one file, in order; problems are appended, and entries with problems marked invalid. */
+function parseRuleFile(file: string, text: string, problems: RuleProblem[]): Entry[] {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const pos = (node: Node | Pair | null | undefined): Position => {
@@ -244,6 +262,7 @@ function parseRuleFile(file: string, text: string, problems: RuleProblem[], fail
     }
     const entry: Entry = { name, source: { file, ...itemAt } };
     let ok = true;
+    let otherLanguage = false;
     const bad = (node: Node | null | undefined, message: string): void => {
       problem(pos(node), message, name);
       ok = false;
@@ -288,6 +307,7 @@ function parseRuleFile(file: string, text: string, problems: RuleProblem[], fail
           else entry.description = text.trim();
           break;
         case 'language':
+          otherLanguage = text !== 'jpath';
           if (text === 'falco') bad(value, 'language: falco rules are not available yet in this version; expected jpath');
           else if (text !== 'jpath') bad(value ?? keyNode, `language: expected jpath, found ${found(value)}`);
           break;
@@ -295,8 +315,10 @@ function parseRuleFile(file: string, text: string, problems: RuleProblem[], fail
           bad(keyNode, `unknown key ${JSON.stringify(String(key))}; expected one of ${RULE_KEYS.join(', ')}`);
       }
     }
-    if (ok) entries.push(entry);
-    else failed.add(name);
+    // A condition in another language is not read as jpath.
+    if (otherLanguage) delete entry.condition;
+    if (!ok) entry.invalid = true;
+    entries.push(entry);
   }
   return entries;
 }
