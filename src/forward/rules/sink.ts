@@ -111,3 +111,8 @@ export class RulesSink implements Sink {
 function priorityOf(alert: Alert): Parameters<typeof atLeast>[0] {
   return alert.priority.toLowerCase() as Parameters<typeof atLeast>[0];
 }
+
+/** For `validate` and `run`: the rule problems of every rules sink of a config, as config error lines. */
+export function rulesSinkProblems(sinks: readonly { type: string }[], cwd?: string): string[] {
+  return sinks.flatMap((sink, i) => (sink.type === 'rules' ? loadSinkRules(sink as RulesSinkConfig, cwd).problems.map((p) => `sinks[${i}].rules: ${p}`) : []));
+}
