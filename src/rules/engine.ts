@@ -1,6 +1,7 @@
 // Evaluates an ordered rule list on events. Rules are tried in order; with `first` (Prisma's and
 // Falco's default) the first matching enabled rule is the only one that fires for an event.
 import type { CompiledRule, Matching } from './rule.js';
+import { withTextCache } from './values.js';
 
 const NONE: readonly CompiledRule[] = Object.freeze([]);
 
@@ -17,6 +18,10 @@ export class RuleEngine {
 
   /** The rules that fire for one event, in rule order (empty, shared, when none does). */
   match(event: unknown): readonly CompiledRule[] {
+    return withTextCache(() => this.evaluate(event));
+  }
+
+  private evaluate(event: unknown): readonly CompiledRule[] {
     const rules = this.rules;
     let fired: CompiledRule[] | undefined;
     for (let i = 0; i < rules.length; i++) {

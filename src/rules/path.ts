@@ -8,6 +8,8 @@ export interface PathSegment {
   readonly key: string;
   /** Set for numeric segments: the array index they select. */
   readonly index: number | undefined;
+  /** The key names something every object inherits ("constructor"): look it up as an own key only. */
+  readonly inherited: boolean;
 }
 
 export interface CompiledPath {
@@ -42,7 +44,7 @@ export function parsePath(text: string): PathSegment[] {
       const what = at === text.length ? 'the end of the path' : '"."';
       throw new PathError(`expected a key before ${what} (an empty key; write \\. for a dot inside a key)`, start);
     }
-    segments.push({ key, index: INDEX.test(key) ? Number(key) : undefined });
+    segments.push({ key, index: INDEX.test(key) ? Number(key) : undefined, inherited: key in Object.prototype });
     key = '';
   };
   for (let i = 0; i < text.length; i++) {
@@ -65,11 +67,10 @@ export function parsePath(text: string): PathSegment[] {
 
 export function compilePath(text: string): CompiledPath {
   const segments = parsePath(text);
-  const field: Field = (event, visit) => walk(event, segments, 0, visit, true);
   return {
     text,
     segments,
-    field,
+    field: pathField(segments),
     values(event) {
       const out: unknown[] = [];
       walk(event, segments, 0, (v) => {
@@ -81,6 +82,30 @@ export function compilePath(text: string): CompiledPath {
   };
 }
 
+/**
+ * Descends through objects in a plain loop, the common case, and hands over to the recursive
+ * walk only where an array is met.
+ */
+function pathField(segments: readonly PathSegment[]): Field {
+  const n = segments.length;
+  return (event, visit) => {
+    let value = event;
+    for (let i = 0; i < n; i++) {
+      if (value === null || typeof value !== 'object') return false;
+      if (Array.isArray(value)) return walk(value, segments, i, visit, true);
+      value = child(value as Record<string, unknown>, segments[i]!);
+    }
+    if (value === null || value === undefined) return false;
+    if (Array.isArray(value)) return walk(value, segments, n, visit, true);
+    return visit(value);
+  };
+}
+
+function child(object: Record<string, unknown>, segment: PathSegment): unknown {
+  // Inherited names ("constructor", "__proto__") must not reach Object.prototype.
+  if (segment.inherited && !Object.hasOwn(object, segment.key)) return undefined;
+  return object[segment.key];
+}
 
 function walk(value: unknown, segments: readonly PathSegment[], i: number, visit: ValueVisitor, expandEnd: boolean): boolean {
   if (value === null || value === undefined) return false;
@@ -98,10 +123,6 @@ function walk(value: unknown, segments: readonly PathSegment[], i: number, visit
     for (const element of value) if (walk(element, segments, i, visit, expandEnd)) return true;
     return false;
   }
-  if (typeof value === 'object') {
-    // Own keys only: "constructor" or "__proto__" in a path must not reach Object.prototype.
-    if (!Object.hasOwn(value, segment.key)) return false;
-    return walk((value as Record<string, unknown>)[segment.key], segments, i + 1, visit, expandEnd);
-  }
+  if (typeof value === 'object') return walk(child(value as Record<string, unknown>, segment), segments, i + 1, visit, expandEnd);
   return false;
 }

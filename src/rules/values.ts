@@ -23,8 +23,35 @@ export function valueText(value: unknown): string {
     case 'boolean':
       return String(value);
     default:
-      return compactText(value);
+      return objectText(value);
   }
+}
+
+// Several rules often test the same object (a ConfigMap's data against eight credential words):
+// within one evaluation its text is rendered once. The cache lives only for that evaluation, so
+// an event changed between evaluations is never read stale.
+let scopes = 0;
+let rendered: Map<object, string> | undefined;
+
+/** Runs `evaluate` with object texts cached until it returns. */
+export function withTextCache<T>(evaluate: () => T): T {
+  scopes++;
+  try {
+    return evaluate();
+  } finally {
+    if (--scopes === 0) rendered = undefined;
+  }
+}
+
+function objectText(value: unknown): string {
+  if (scopes === 0 || typeof value !== 'object' || value === null) return compactText(value);
+  rendered ??= new Map();
+  let text = rendered.get(value);
+  if (text === undefined) {
+    text = compactText(value);
+    rendered.set(value, text);
+  }
+  return text;
 }
 
 /** Compact JSON without quotes: {name:nginx,securityContext:{privileged:true}}, [a,b], null. */

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { RuleEngine } from '../../../src/rules/engine.js';
 import { compileJpath } from '../../../src/rules/jpath/compile.js';
+import { loadRuleTexts } from '../../../src/rules/load.js';
 
 // One event with every shape the semantics cover: strings, numbers, booleans, null, arrays of
 // strings, of objects, nested arrays, an empty array, keys with dots and digit keys.
@@ -144,6 +146,20 @@ describe('jpath semantics (DESIGN §7)', () => {
     const p = compileJpath('jpath("requestObject.spec.containers") contains "privileged:true" and jpath("missing") != "x"');
     expect([p(EVENT), p(EVENT), p(EVENT)]).toEqual([true, true, true]);
     expect(JSON.stringify(EVENT)).toBe(before);
+  });
+
+  it('reads an object changed between evaluations afresh (texts are cached only within one evaluation)', () => {
+    const rules = loadRuleTexts([
+      {
+        file: 'r.yaml',
+        text: 'rules:\n  - name: a\n    condition: jpath("data") contains "password"\n    message: m\n    priority: info\n  - name: b\n    condition: jpath("data") contains "token"\n    message: m\n    priority: info\n',
+      },
+    ]).rules;
+    const engine = new RuleEngine(rules, 'all');
+    const event = { data: { key: 'password' } };
+    expect(engine.match(event).map((r) => r.name)).toEqual(['a']);
+    event.data.key = 'token';
+    expect(engine.match(event).map((r) => r.name)).toEqual(['b']);
   });
 
   it('any JSON value is a valid event: scalars, arrays and null never throw', () => {
