@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', 'samples/'] },
+  { ignores: ['dist/', 'dist-bench/', 'bench/out/', 'coverage/', 'node_modules/', 'samples/'] },
   { files: ['**/*.mjs'], languageOptions: { globals: { process: 'readonly' } } },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
