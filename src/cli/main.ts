@@ -7,6 +7,7 @@ import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
 import { emulatorCommand } from './emulator.js';
 import { notAvailable } from './not-available.js';
+import { rulesCheckCommand, rulesTestCommand } from './rules.js';
 import { runCommand } from './run.js';
 import { validateCommand } from './validate.js';
 
@@ -68,16 +69,20 @@ const rules = program.command('rules').description('check and test rule files');
 rules
   .command('check')
   .description('load and compile rule files; report every error with file, rule and position')
-  .argument('<files...>')
-  .action(exitWith(async () => notAvailable('rules check')));
+  .argument('<files...>', 'rule files (YAML) or globs, in load order')
+  .action(exitWith((files: string[]) => rulesCheckCommand(files)));
 rules
   .command('test')
   .description('evaluate rules on events and print alerts as JSON lines')
-  .requiredOption('--rules <files...>', 'rule files')
-  .option('--enable <what...>', 'turn on rules shipped disabled: all, a rule name, or tag:TAG')
+  .requiredOption('--rules <files...>', 'rule files (YAML) or globs, in load order')
+  .option('--enable <what>', 'turn on rules shipped disabled: all, a rule name, or tag:TAG (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
   .addOption(new Option('--matching <mode>', 'first matching rule only, or all').choices(['first', 'all']).default('first'))
-  .argument('[events]', 'events file, or - for stdin', '-')
-  .action(exitWith(async () => notAvailable('rules test')));
+  .argument('[events]', 'events: JSON array, JSON lines or an EventList; - for stdin (the default)')
+  .action(
+    exitWith((events: string | undefined, opts: { rules: string[]; enable: string[]; matching: 'first' | 'all' }) =>
+      rulesTestCommand(events, { rules: opts.rules, enable: opts.enable, matching: opts.matching }),
+    ),
+  );
 
 program
   .command('policy')

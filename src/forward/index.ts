@@ -7,6 +7,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { Clock } from '../util/clock.js';
 import type { DeadLetter } from './dead-letter.js';
 import { FileSink } from './file-sink.js';
+import { createRulesSink } from './rules/sink.js';
 import { StdoutSink } from './stdout-sink.js';
 import { WebhookSink } from './webhook/sink.js';
 
@@ -22,7 +23,7 @@ export interface SinkContext {
   stdout?: Writable;
 }
 
-export const AVAILABLE_SINK_TYPES: ReadonlySet<SinkConfig['type']> = new Set(['stdout', 'file', 'webhook']);
+export const AVAILABLE_SINK_TYPES: ReadonlySet<SinkConfig['type']> = new Set(['stdout', 'file', 'webhook', 'rules']);
 
 export function createSink(config: SinkConfig, ctx: SinkContext): Sink {
   switch (config.type) {
@@ -32,7 +33,7 @@ export function createSink(config: SinkConfig, ctx: SinkContext): Sink {
       return new FileSink(config.name, config.path);
     case 'webhook':
       return new WebhookSink(config, ctx);
-    default:
-      throw new Error(`sink type ${config.type} is not available yet in this version`);
+    case 'rules':
+      return createRulesSink(config, ctx);
   }
 }

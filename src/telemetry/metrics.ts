@@ -171,6 +171,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Rules sink (src/forward/rules): alerts raised, delivered, retried and refused.
+  readonly alertsRaised = new Counter({
+    name: `${PREFIX}alerts_total`,
+    help: 'Alerts raised by a rules sink, by rule and priority.',
+    labelNames: ['sink', 'rule', 'priority'],
+    registers: [this.registry],
+  });
+  readonly alertsDelivered = new Counter({
+    name: `${PREFIX}alerts_delivered_total`,
+    help: 'Alerts an alert output has delivered.',
+    labelNames: ['sink', 'output'],
+    registers: [this.registry],
+  });
+  readonly alertRetries = new Counter({
+    name: `${PREFIX}alert_retries_total`,
+    help: 'Alert deliveries retried after a transient failure.',
+    labelNames: ['sink', 'output'],
+    registers: [this.registry],
+  });
+  readonly alertsRefused = new Counter({
+    name: `${PREFIX}alert_refusals_total`,
+    help: 'Times an alert output refused alerts permanently; the batch went to the dead-letter file.',
+    labelNames: ['sink', 'output'],
+    registers: [this.registry],
+  });
+
   /** Registers a function run before each scrape (to set gauges computed from the clock). */
   addCollector(collect: () => void): void {
     this.collectors.push(collect);

@@ -54,7 +54,7 @@ describe('command line', () => {
   });
 
   it('commands of later versions say so and exit 2', async () => {
-    for (const args of [['convert', '--from', 'gke'], ['rules', 'check', 'x.yaml'], ['policy', 'apply', '--policy', 'p.yaml'], ['emulator', 'eks', '--port', '0', '--data', 'd']]) {
+    for (const args of [['convert', '--from', 'gke'], ['policy', 'apply', '--policy', 'p.yaml'], ['emulator', 'eks', '--port', '0', '--data', 'd']]) {
       const result = await runCli(args);
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/not available yet in this version/);
@@ -119,13 +119,35 @@ describe('command line', () => {
     expect(result.stderr).toContain('webhook sources have nothing to drain');
   });
 
-  it('demo: replays the sample events through the bridge to stdout and stops after --duration', async () => {
+  it('demo: replays the sample events through the bridge to stdout, with the rule library\'s alerts, and stops after --duration', async () => {
     const result = await runCli(['demo', '--duration', '2s'], { timeoutMs: 30_000 });
     expect(result.code).toBe(0);
-    const events = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
+    const lines = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    // The rules part's alerts share stdout with the events; they have Falco's alert fields.
+    const isAlert = (l: Record<string, unknown>): boolean => 'rule' in l && 'priority' in l && 'output_fields' in l;
+    const events = lines.filter((l) => !isAlert(l)) as unknown as AuditEvent[];
+    const alerts = lines.filter(isAlert) as { rule: string; auditID: string; cluster: string; source: string }[];
     // 40 sample events; two of them share an (auditID, stage) (hand-edited copies upstream): 39 distinct.
     expect(events.length).toBeGreaterThanOrEqual(39);
     expect(events.every((e) => validateEvent(e).length === 0 && e.annotations?.cluster_name === 'demo-onprem')).toBe(true);
     expect(new Set(events.map((e) => `${e.auditID}/${e.stage}`)).size).toBe(events.length);
+    // The library, all enabled, raises these on the samples (6 of them for the ConfigMap file).
+    expect(new Set(alerts.map((a) => a.rule))).toEqual(
+      new Set([
+        'Anonymous request allowed',
+        'Binding to cluster-admin',
+        'Role with wildcard verbs or resources',
+        'ConfigMap with credentials',
+        'Pod sharing host namespaces',
+        'Privileged pod created',
+        'Pod with sensitive host path mount',
+        'NodePort service created',
+        'Pod exec or attach',
+        'DaemonSet created or changed in kube-system',
+      ]),
+    );
+    expect(alerts.length).toBeGreaterThanOrEqual(16);
+    const ids = new Set(events.map((e) => e.auditID));
+    expect(alerts.every((a) => a.source === 'k8s_audit' && a.cluster === 'demo-onprem' && ids.has(a.auditID))).toBe(true);
   });
 });

@@ -1,20 +1,23 @@
 import { z } from 'zod';
+import { parsePriority, PRIORITIES, PRIORITY_HINT, type Priority } from '../../rules/priority.js';
 import { componentName, httpUrl } from '../fields.js';
 import { checkHttpClient, httpClientFields } from './http.js';
 
-export const PRIORITIES = [
-  'emergency',
-  'alert',
-  'critical',
-  'error',
-  'warning',
-  'notice',
-  'informational',
-  'debug',
-] as const;
-export type Priority = (typeof PRIORITIES)[number];
+export { PRIORITIES };
+export type { Priority };
 
-const minPriority = z.enum(PRIORITIES).optional();
+/** Only alerts at least this severe go to the output; any case, info = informational. */
+const minPriority = z
+  .string({ error: PRIORITY_HINT })
+  .transform((text, ctx): Priority => {
+    const priority = parsePriority(text);
+    if (priority === undefined) {
+      ctx.addIssue({ code: 'custom', message: PRIORITY_HINT });
+      return z.NEVER;
+    }
+    return priority;
+  })
+  .optional();
 
 const stdoutAlertSchema = z.strictObject({ type: z.literal('stdout'), minPriority });
 const webhookAlertSchema = z
@@ -22,10 +25,12 @@ const webhookAlertSchema = z
   .superRefine(checkHttpClient);
 const slackAlertSchema = z.strictObject({
   type: z.literal('slack'),
+  /** The incoming webhook URL (a secret: prefer ${SLACK_WEBHOOK_URL}). */
   url: httpUrl(),
   channel: z.string().optional(),
   username: z.string().optional(),
   minPriority,
+  caFile: httpClientFields.caFile,
   requestTimeout: httpClientFields.requestTimeout,
   retry: httpClientFields.retry,
 });

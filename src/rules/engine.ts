@@ -1,0 +1,58 @@
+// Evaluates an ordered rule list on events. Rules are tried in order; with `first` (Prisma's and
+// Falco's default) the first matching enabled rule is the only one that fires for an event.
+import type { CompiledRule, Matching } from './rule.js';
+import { withTextCache } from './values.js';
+
+const NONE: readonly CompiledRule[] = Object.freeze([]);
+
+export class RuleEngine {
+  readonly rules: readonly CompiledRule[];
+
+  /** `rules` in evaluation order; only the enabled ones are kept. */
+  constructor(
+    rules: readonly CompiledRule[],
+    readonly matching: Matching = 'first',
+  ) {
+    this.rules = rules.filter((r) => r.enabled);
+  }
+
+  /** The rules that fire for one event, in rule order (empty, shared, when none does). */
+  match(event: unknown): readonly CompiledRule[] {
+    return withTextCache(() => this.evaluate(event));
+  }
+
+  private evaluate(event: unknown): readonly CompiledRule[] {
+    const rules = this.rules;
+    let fired: CompiledRule[] | undefined;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
+      if (!rule.predicate(event)) continue;
+      if (this.matching === 'first') return [rule];
+      (fired ??= []).push(rule);
+    }
+    return fired ?? NONE;
+  }
+}
+
+/**
+ * Turns on rules shipped disabled: "all", a rule name, or "tag:TAG". A selector that names no
+ * rule is a problem (a typo would otherwise leave a detection silently off).
+ */
+export function enableRules(rules: readonly CompiledRule[], selectors: readonly string[]): { rules: CompiledRule[]; problems: string[] } {
+  const problems: string[] = [];
+  const chosen = new Set<CompiledRule>();
+  for (const selector of selectors) {
+    let matched: CompiledRule[];
+    if (selector === 'all') matched = [...rules];
+    else if (selector.startsWith('tag:')) {
+      const tag = selector.slice(4);
+      matched = rules.filter((r) => r.tags.includes(tag));
+      if (matched.length === 0) problems.push(`enable ${JSON.stringify(selector)}: no rule has the tag ${JSON.stringify(tag)}`);
+    } else {
+      matched = rules.filter((r) => r.name === selector);
+      if (matched.length === 0) problems.push(`enable ${JSON.stringify(selector)}: no rule has this name (expected all, a rule name or tag:TAG)`);
+    }
+    for (const rule of matched) chosen.add(rule);
+  }
+  return { rules: rules.map((r) => (chosen.has(r) && !r.enabled ? { ...r, enabled: true } : r)), problems };
+}

@@ -1,0 +1,41 @@
+import type { MessageTemplate } from './template.js';
+import type { Predicate } from './predicate.js';
+import type { Priority } from './priority.js';
+
+export type Matching = 'first' | 'all';
+
+/** Where a rule was defined (the line and column of its entry). */
+export interface RuleSource {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** A rule ready to evaluate: its condition compiled once into a predicate, its message into a template. */
+export interface CompiledRule {
+  readonly name: string;
+  readonly description: string | undefined;
+  readonly language: 'jpath';
+  readonly condition: string;
+  readonly predicate: Predicate;
+  readonly message: MessageTemplate;
+  readonly priority: Priority;
+  readonly tags: readonly string[];
+  readonly enabled: boolean;
+  readonly source: RuleSource;
+}
+
+/** Something wrong in a rule file: where, which rule, and what was expected. */
+export interface RuleProblem {
+  file: string;
+  line?: number;
+  column?: number;
+  rule?: string;
+  message: string;
+}
+
+export function formatProblem(problem: RuleProblem): string {
+  const where = problem.line !== undefined ? `${problem.file}:${problem.line}:${problem.column ?? 1}` : problem.file;
+  const rule = problem.rule !== undefined ? `rule ${JSON.stringify(problem.rule)}: ` : '';
+  return `${where}: ${rule}${problem.message}`;
+}

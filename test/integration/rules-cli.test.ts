@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI, REPO, runCli, type CliResult } from '../helpers/cli.js';
+import { FIXTURES } from '../helpers/events.js';
+import { tempDir } from '../helpers/fs.js';
+
+const LIBRARY = 'config/rules/library.yaml';
+const fixture = (name: string): string => join(FIXTURES, 'rules/events', `${name}.json`);
+
+/** The built CLI with `input` on stdin. */
+function runWithStdin(args: string[], input: string): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+function alerts(stdout: string): { rule: string; auditID: string | null; priority: string; hostname: string; source: string }[] {
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { rule: string; auditID: string | null; priority: string; hostname: string; source: string });
+}
+
+describe('kube-audit-bridge rules check', () => {
+  it('exit 0 and a summary for the shipped library', async () => {
+    expect(await runCli(['rules', 'check', LIBRARY])).toEqual({ code: 0, stdout: '15 rules (0 enabled) in 1 file: ok\n', stderr: '' });
+  });
+
+  it('exit 1 with every problem: file, position and rule', async () => {
+    const dir = await tempDir();
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'rules:\n  - name: One\n    condition: jpath("verb") = create\n    message: m\n    priority: warning\n  - name: Two\n    condition: jpath("verb") = "x"\n    message: "{oops"\n    priority: loud\n');
+    const result = await runCli(['rules', 'check', LIBRARY, bad, join(dir, 'absent-*.yaml')]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `${join(dir, 'absent-*.yaml')}: no rule file matches this pattern\n` +
+        `${bad}:3:16: rule "One": condition, line 1, column 17: expected a string in double quotes or an integer after =, found the word "create"\n` +
+        `${bad}:8:14: rule "Two": message, line 1, column 1: expected "}" to close the placeholder that starts here (write {{ for a literal brace)\n` +
+        `${bad}:9:15: rule "Two": priority: expected one of emergency, alert, critical, error, warning, notice, informational (or info), debug, found "loud"\n` +
+        '4 problems in 2 files\n',
+    );
+  });
+});
+
+describe('kube-audit-bridge rules test', () => {
+  it('prints Falco-shaped alerts as JSON lines for a JSON array of events', async () => {
+    const dir = await tempDir();
+    const events = join(dir, 'events.json');
+    const lines = ['falco_create_nginx_pod_privileged', 'falco_exec_pod', 'falco_create_nginx_pod_unprivileged'].map((n) => readFileSync(fixture(n), 'utf8').trim());
+    await writeFile(events, `[${lines.join(',\n')}]`);
+    const result = await runCli(['rules', 'test', '--rules', LIBRARY, '--enable', 'all', events]);
+    expect(result.code).toBe(0);
+    expect(alerts(result.stdout).map((a) => [a.rule, a.priority, a.source, a.hostname])).toEqual([
+      ['Privileged pod created', 'Warning', 'k8s_audit', hostname()],
+      ['Pod exec or attach', 'Notice', 'k8s_audit', hostname()],
+    ]);
+    expect(result.stderr).toBe('3 events, 2 alerts\n');
+  });
+
+  it('reads JSON lines and EventLists from stdin; --enable repeats; rules shipped disabled stay off', async () => {
+    const exec = readFileSync(fixture('falco_exec_pod'), 'utf8').trim();
+    const list = JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [JSON.parse(readFileSync(fixture('falco_create_nginx_service_nodeport'), 'utf8'))] });
+    const configmaps = readFileSync(fixture('falco_create_configmap_sensitive_values'), 'utf8');
+    const input = `${exec}\n${list}\n${configmaps}\n42\n`;
+    const result = await runWithStdin(['rules', 'test', '--rules', LIBRARY, '--enable', 'tag:access', '--enable', 'NodePort service created'], input);
+    expect(result.code).toBe(0);
+    expect(alerts(result.stdout).map((a) => a.rule)).toEqual(['Pod exec or attach', 'NodePort service created']);
+    expect(result.stderr).toBe('line 10: skipped: expected an audit event (a JSON object), got 42\n8 events, 2 alerts\n');
+  });
+
+  it('--matching first raises the first matching rule only; all raises every one', async () => {
+    const dir = await tempDir();
+    const rules = join(dir, 'rules.yaml');
+    await writeFile(
+      rules,
+      'rules:\n  - name: Exec\n    condition: jpath("objectRef.subresource") = "exec"\n    message: exec {objectRef.name}\n    priority: notice\n' +
+        '  - name: Minikube user\n    condition: jpath("user.username") = "minikube-user"\n    message: by {user.username}\n    priority: info\n',
+    );
+    const first = await runCli(['rules', 'test', '--rules', rules, fixture('falco_exec_pod')]);
+    const all = await runCli(['rules', 'test', '--rules', rules, '--matching', 'all', fixture('falco_exec_pod')]);
+    expect(alerts(first.stdout).map((a) => a.rule)).toEqual(['Exec']);
+    expect(alerts(all.stdout).map((a) => [a.rule, a.priority])).toEqual([
+      ['Exec', 'Notice'],
+      ['Minikube user', 'Informational'],
+    ]);
+  });
+
+  it('exit 1 when the rules cannot be loaded or --enable names nothing; exit 2 when the events cannot be read', async () => {
+    const missingRules = await runCli(['rules', 'test', '--rules', 'nope.yaml', fixture('falco_exec_pod')]);
+    expect(missingRules.code).toBe(1);
+    expect(missingRules.stderr).toMatch(/^nope\.yaml: cannot read the file: ENOENT/);
+    const badEnable = await runCli(['rules', 'test', '--rules', LIBRARY, '--enable', 'tag:nope', fixture('falco_exec_pod')]);
+    expect(badEnable).toMatchObject({ code: 1, stderr: 'enable "tag:nope": no rule has the tag "nope"\n' });
+    const noEvents = await runCli(['rules', 'test', '--rules', LIBRARY, 'nope.json']);
+    expect(noEvents.code).toBe(2);
+    expect(noEvents.stderr).toMatch(/rules test: cannot read nope\.json: ENOENT/);
+    const garbage = await runWithStdin(['rules', 'test', '--rules', LIBRARY, '-'], 'not json at all\n');
+    expect(garbage).toMatchObject({ code: 2, stderr: expect.stringContaining('rules test: unreadable input: neither JSON nor JSON lines') as unknown });
+  });
+});
+
+describe('a config with a rules sink', () => {
+  it('validate checks its rule files and enable list: exit 2 naming the sink; exit 0 when they are good', async () => {
+    const dir = await tempDir();
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'rules:\n  - name: One\n    condition: jpath("verb") =\n    message: m\n    priority: warning\n');
+    const config = (rules: string[], enable: string[]): string =>
+      `sources: [{ name: onprem, type: webhook }]\nsinks:\n  - name: out\n    type: stdout\n  - name: detections\n    type: rules\n    rules: ${JSON.stringify(rules)}\n    enable: ${JSON.stringify(enable)}\n    alerts: [{ type: stdout }]\n`;
+    const badConfig = join(dir, 'bad-config.yaml');
+    await writeFile(badConfig, config([LIBRARY, bad], ['tag:nope']));
+    const result = await runCli(['validate', '--config', badConfig]);
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toBe(
+      `${badConfig}: 2 problems:\n` +
+        `  sinks[1].rules: ${bad}:3:16: rule "One": condition, line 1, column 16: expected a string in double quotes or an integer after =, found the end of the condition\n` +
+        '  sinks[1].rules: enable "tag:nope": no rule has the tag "nope"\n',
+    );
+    const goodConfig = join(dir, 'good-config.yaml');
+    await writeFile(goodConfig, config([LIBRARY], ['tag:rbac']));
+    expect(await runCli(['validate', '--config', goodConfig])).toMatchObject({ code: 0, stdout: expect.stringContaining('sinks: out (stdout), detections (rules)') as unknown });
+  });
+});
