@@ -9,7 +9,7 @@ import type { Priority } from '../../rules/priority.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Clock } from '../../util/clock.js';
 import { Semaphore } from '../../util/semaphore.js';
-import { HttpDelivery } from './http-delivery.js';
+import { HttpClient, type HttpClientSettings } from '../http/client.js';
 import { slackPayload } from './slack.js';
 
 export interface AlertOutput {
@@ -55,9 +55,10 @@ export class HttpAlertOutput implements AlertOutput {
   constructor(
     readonly name: string,
     readonly minPriority: Priority | undefined,
-    private readonly delivery: HttpDelivery,
+    private readonly client: HttpClient,
     private readonly body: (alert: Alert) => string,
-    concurrency = 4,
+    private readonly onRetry?: () => void,
+    concurrency = CONCURRENCY,
   ) {
     this.slots = new Semaphore(concurrency);
   }
@@ -67,7 +68,10 @@ export class HttpAlertOutput implements AlertOutput {
       alerts.map(async (alert) => {
         await this.slots.acquire(signal);
         try {
-          await this.delivery.post(this.body(alert), 'application/json', signal);
+          const result = await this.client.post({ body: this.body(alert), contentType: 'application/json', signal, onRetry: this.onRetry });
+          if (!result.delivered) {
+            throw new PermanentDeliveryError(`HTTP ${result.status} from ${this.client.url.origin}`, { status: result.status, response: result.response });
+          }
         } finally {
           this.slots.release();
         }
@@ -89,7 +93,7 @@ export class HttpAlertOutput implements AlertOutput {
   }
 
   close(): Promise<void> {
-    return this.delivery.close();
+    return this.client.close();
   }
 }
 
@@ -105,19 +109,23 @@ export function createAlertOutputs(configs: readonly AlertOutputConfig[], ctx: A
       case 'stdout':
         return new StdoutAlertOutput(name, config.minPriority, ctx.stdout);
       case 'webhook':
-        return new HttpAlertOutput(name, config.minPriority, delivery(name, config, ctx), alertToJSON);
+        return new HttpAlertOutput(name, config.minPriority, client(name, config, ctx), alertToJSON, () => ctx.onRetry?.(name));
       case 'slack':
-        return new HttpAlertOutput(name, config.minPriority, delivery(name, { ...config, headers: {} }, ctx), (alert) =>
-          JSON.stringify(slackPayload(alert, { channel: config.channel, username: config.username })),
+        // A Slack incoming webhook takes no auth but its URL; the rest of the client settings keep their defaults.
+        return new HttpAlertOutput(
+          name,
+          config.minPriority,
+          client(name, { ...config, headers: {}, insecureSkipVerify: false }, ctx),
+          (alert) => JSON.stringify(slackPayload(alert, { channel: config.channel, username: config.username })),
+          () => ctx.onRetry?.(name),
         );
     }
   });
 }
 
-function delivery(name: string, config: ConstructorParameters<typeof HttpDelivery>[0], ctx: AlertOutputContext): HttpDelivery {
-  return new HttpDelivery(config, {
-    clock: ctx.clock,
-    logger: ctx.logger.child({ output: name }),
-    onRetry: () => ctx.onRetry?.(name),
-  });
+/** Alerts are POSTed one per request, this many at a time per output. */
+const CONCURRENCY = 4;
+
+function client(name: string, settings: HttpClientSettings, ctx: AlertOutputContext): HttpClient {
+  return new HttpClient(settings, { clock: ctx.clock, logger: ctx.logger.child({ output: name }), target: `alerts:${name}`, connections: CONCURRENCY });
 }
