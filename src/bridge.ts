@@ -7,6 +7,7 @@ import { AVAILABLE_SINK_TYPES, createSink } from './forward/index.js';
 import { Health } from './pipeline/health.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { Source } from './pipeline/types.js';
+import { QuotaRegistry } from './util/token-bucket.js';
 import { AVAILABLE_SOURCE_TYPES, createSource } from './providers/index.js';
 import { BridgeServer, type AuditReceiver } from './server/http-server.js';
 import type { Logger } from './telemetry/logger.js';
@@ -66,6 +67,7 @@ export class Bridge {
     // Opened first: a corrupt checkpoint must stop the start before anything else happens.
     const checkpoints = await FileCheckpointStore.open(config.checkpoint.path);
 
+    const quotas = new QuotaRegistry(clock);
     const sources: Source[] = [];
     const receivers: AuditReceiver[] = [];
     for (const sourceConfig of config.sources) {
@@ -73,7 +75,7 @@ export class Bridge {
         logger.warn({ source: sourceConfig.name }, 'run --once: webhook sources have nothing to drain; skipping');
         continue;
       }
-      const created = createSource(sourceConfig, { logger, metrics, health, clock, once });
+      const created = createSource(sourceConfig, { logger, metrics, health, clock, quotas, once });
       sources.push(created.source);
       if (created.receiver) receivers.push(created.receiver);
     }

@@ -5,6 +5,7 @@ import type { AuditReceiver } from '../server/http-server.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Clock } from '../util/clock.js';
+import type { QuotaRegistry } from '../util/token-bucket.js';
 import { WebhookSource } from './webhook/source.js';
 
 export interface SourceContext {
@@ -12,6 +13,8 @@ export interface SourceContext {
   metrics: Metrics;
   health: Health;
   clock: Clock;
+  /** Token buckets shared by every source of the process that draws on the same API quota. */
+  quotas: QuotaRegistry;
   /** run --once: drain up to now − settleLag, then end. */
   once: boolean;
 }
