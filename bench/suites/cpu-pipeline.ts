@@ -1,0 +1,91 @@
+import { hostname } from 'node:os';
+import { BODY_FORMATS, buildBody, encodeEvent } from '../../src/forward/webhook/format.js';
+import type { AuditEvent } from '../../src/normalize/event.js';
+import { DedupeWindow, dedupeKey, type BatchState } from '../../src/process/dedupe.js';
+import { parseAuditBody } from '../../src/providers/webhook/parse.js';
+import { alertToJSON, buildAlert } from '../../src/rules/alert.js';
+import { enableRules, RuleEngine } from '../../src/rules/engine.js';
+import { loadRuleFiles } from '../../src/rules/load.js';
+import { withBaseline, type Figure, type Suite } from '../harness.js';
+import { CEILING_LABEL, measureSet, ROOT, workload } from '../workload.js';
+
+/** One stage of the CPU pipeline over a chunk of events; returns the events that flow on. */
+type Stage = (events: AuditEvent[]) => AuditEvent[];
+
+/**
+ * (c): every CPU stage an event goes through between the provider's record and the webhook body,
+ * on one core, over the workload set.
+ */
+export const cpuPipelineSuite: Suite = {
+  name: 'cpu-pipeline',
+  description: 'normalize + dedupe + rules (whole library) + EventList body, one core, vs the ceiling',
+  async run(ctx) {
+    const w = await workload(ctx.quick);
+    const loaded = loadRuleFiles([`${ROOT}config/rules/library.yaml`]);
+    const engine = new RuleEngine(enableRules(loaded.rules, ['all']).rules, 'all');
+    const context = { hostname: hostname(), nowMs: Date.now() };
+    const dedupe = new DedupeWindow(500_000);
+    const batch: BatchState = { state: 'pending', settled: Promise.resolve() };
+
+    const normalize = (texts: readonly string[]): AuditEvent[] => {
+      const parsed = parseAuditBody(`[${texts.join(',')}]`);
+      if (!parsed.ok) throw new Error(parsed.error);
+      return parsed.events;
+    };
+    const stages: [string, Stage][] = [
+      ['dedupe', (events) => events.filter((e) => dedupe.admit(dedupeKey(e), batch).kind === 'new')],
+      [
+        'rules',
+        (events) => {
+          for (const e of events) for (const rule of engine.match(e)) alertToJSON(buildAlert(rule, e, context));
+          return events;
+        },
+      ],
+      [
+        'EventList',
+        (events) => {
+          const format = BODY_FORMATS.EventList;
+          const items = events.map((e) => {
+            const full = encodeEvent(e);
+            return format.item(full, full.length, e).text;
+          });
+          buildBody(format, items);
+          return events;
+        },
+      ],
+    ];
+
+    const stageMs = new Map<string, number>([['normalize', 0], ...stages.map(([n]): [string, number] => [n, 0])]);
+    const timed = <T>(name: string, f: () => T): T => {
+      const start = performance.now();
+      const out = f();
+      stageMs.set(name, stageMs.get(name)! + performance.now() - start);
+      return out;
+    };
+    const whole = await measureSet(w.templates, w.cpuSetSize, (texts) => {
+      let events = timed('normalize', () => normalize(texts));
+      for (const [name, stage] of stages) events = timed(name, () => stage(events));
+      return events.length;
+    });
+    const totalMs = [...stageMs.values()].reduce((a, b) => a + b, 0);
+    ctx.log(`share of CPU pipeline time: ${[...stageMs].map(([n, ms]) => `${n} ${((100 * ms) / totalMs).toFixed(0)}%`).join(', ')}`);
+    const figures: Figure[] = [
+      withBaseline(
+        { key: 'cpu_pipeline.events_per_s', label: `CPU pipeline (${['normalize', ...stages.map(([n]) => n)].join(' + ')})`, value: whole.eventsPerSecond, unit: 'events/s' },
+        CEILING_LABEL,
+        w.ceiling.eventsPerSecond,
+      ),
+      withBaseline({ key: 'cpu_pipeline.mb_per_s', label: 'CPU pipeline', value: whole.mbPerSecond, unit: 'MB/s' }, CEILING_LABEL, w.ceiling.mbPerSecond),
+    ];
+    for (const [name, ms] of stageMs) {
+      figures.push(
+        withBaseline(
+          { key: `cpu_pipeline.stage.${name}.events_per_s`, label: `  stage ${name} alone`, value: (w.cpuSetSize * 1000) / ms, unit: 'events/s' },
+          CEILING_LABEL,
+          w.ceiling.eventsPerSecond,
+        ),
+      );
+    }
+    return figures;
+  },
+};
