@@ -291,6 +291,15 @@ describe('Helm chart charts/kube-audit-bridge', () => {
     expect(podOf(manifests).pod.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'audit-checkpoints' } });
   });
 
+  it('leaves the user and group ids to the platform when they are null (OpenShift), still non-root', async () => {
+    const dir = await tempDir('kab-chart-');
+    const file = join(dir, 'values.yaml');
+    await writeFile(file, JSON.stringify({ podSecurityContext: { runAsUser: null, runAsGroup: null, fsGroup: null } }));
+    const { pod, container } = podOf(await renderWith(['-f', file]));
+    expect(pod.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' }, fsGroupChangePolicy: 'OnRootMismatch' });
+    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true });
+  });
+
   // Values Helm must refuse, each with the part of the message that says why.
   const BAD_VALUES: [string, Record<string, unknown>, RegExp][] = [
     ['a second replica', { replicaCount: 2 }, /additional properties 'replicaCount' not allowed/],
