@@ -326,6 +326,11 @@ describe('Helm chart charts/kube-audit-bridge', () => {
       { gcp: { serviceAccount: 'bridge@p-123456.iam.gserviceaccount.com', keySecret: { name: 'k' } } },
       /gcp: set serviceAccount \(workload identity\) or keySecret.name \(key file\), not both/,
     ],
+    [
+      'a grace period shorter than the shutdown timeout',
+      { config: { pipeline: { shutdownTimeout: '2m' } }, terminationGracePeriodSeconds: 90 },
+      /terminationGracePeriodSeconds \(90\) must be longer than config.pipeline.shutdownTimeout \(2m\)/,
+    ],
     ['two sources of one name', { config: { sources: [{ name: 'a', type: 'webhook' }, { name: 'a', type: 'webhook' }] } }, /the name "a" is used twice/],
   ];
 

@@ -73,6 +73,15 @@ dead-letter on the data volume, the server on the Service's port) set by the cha
 {{- if and (not .Values.serviceAccount.create) (or .Values.gcp.serviceAccount .Values.aws.roleArn .Values.azure.workloadIdentity.clientId) -}}
 {{- fail "workload identity (gcp.serviceAccount, aws.roleArn, azure.workloadIdentity.clientId) annotates the ServiceAccount the chart creates: set serviceAccount.create=true, or leave them empty and annotate your own ServiceAccount" -}}
 {{- end -}}
+{{- /* SIGTERM drains for up to pipeline.shutdownTimeout: the kubelet must wait longer before SIGKILL. Checked for the plain forms (45s, 2m). */ -}}
+{{- $timeout := toString (dig "pipeline" "shutdownTimeout" "30s" .Values.config) -}}
+{{- $seconds := -1 -}}
+{{- if regexMatch "^[0-9]+s$" $timeout -}}{{- $seconds = trimSuffix "s" $timeout | atoi -}}
+{{- else if regexMatch "^[0-9]+m$" $timeout -}}{{- $seconds = mul (trimSuffix "m" $timeout | atoi) 60 -}}
+{{- end -}}
+{{- if ge (int $seconds) (int .Values.terminationGracePeriodSeconds) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be longer than config.pipeline.shutdownTimeout (%s), or SIGKILL cuts the drain short" (int .Values.terminationGracePeriodSeconds) $timeout) -}}
+{{- end -}}
 {{- $names := dict -}}
 {{- range .Values.config.sources -}}
 {{- if hasKey $names .name -}}
