@@ -5,7 +5,7 @@
 // level or brings back a body the source did not log.
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { describe, isPlainObject, LEVELS, STAGES, type AuditEvent, type Level, type Stage } from '../normalize/event.js';
+import { describe, isPlainObject, LEVELS, STAGES, type AuditEvent, type Level, type ObjectReference, type Stage } from '../normalize/event.js';
 
 export interface GroupResources {
   /** "" is the core group; "*" any group. */
@@ -346,7 +346,7 @@ function nonResourceMatches(specs: readonly string[], a: RequestAttributes): boo
 export function attributesOf(event: AuditEvent, withName = true): RequestAttributes {
   const user = isPlainObject(event.user) ? event.user : undefined;
   const authenticated = user !== undefined && (typeof user.username === 'string' || Array.isArray(user.groups));
-  const ref = isPlainObject(event.objectRef) ? event.objectRef : undefined;
+  const ref = isPlainObject(event.objectRef) ? (event.objectRef as ObjectReference) : undefined;
   const uri = typeof event.requestURI === 'string' ? event.requestURI : '';
   const q = uri.indexOf('?');
   const path = q < 0 ? uri : uri.slice(0, q);
@@ -416,7 +416,7 @@ export function applyPolicy(policy: CompiledPolicy, event: AuditEvent): PolicyOu
   const allowed = LEVEL_RANK[decision.level]!;
   let out = event;
   const edit = (): AuditEvent => (out === event ? (out = { ...event }) : out);
-  if (allowed < current) edit().level = decision.level as AuditEvent['level'];
+  if (allowed < current) edit().level = decision.level;
   if (allowed < LEVEL_RANK.Request! && out.requestObject !== undefined) delete edit().requestObject;
   if (allowed < LEVEL_RANK.RequestResponse! && out.responseObject !== undefined) delete edit().responseObject;
   if (decision.omitManagedFields) {
