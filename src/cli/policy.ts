@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { text as streamText } from 'node:stream/consumers';
 import { goJSON } from '../normalize/encode.js';
-import { validateEvent, type AuditEvent } from '../normalize/event.js';
+import { asTopLevelEvent, isPlainObject, validateEvent, type AuditEvent } from '../normalize/event.js';
 import { applyPolicy, loadPolicyFile } from '../process/policy.js';
 import { parseJsonOrLines } from './convert.js';
 import { eventsOf } from './rules.js';
@@ -39,14 +39,16 @@ export async function policyApplyCommand(eventsFile: string, options: { policy: 
   const out: string[] = [];
   for (const { value, ref } of values) {
     for (const { event, at } of eventsOf(value, ref)) {
-      const problems = validateEvent(event);
+      // v1beta1 events (apiservers before 1.24) are brought to v1, EventList items made top-level.
+      const candidate = isPlainObject(event) && (event.apiVersion === undefined || event.apiVersion === 'audit.k8s.io/v1beta1') ? asTopLevelEvent(event) : event;
+      const problems = validateEvent(candidate);
       if (problems.length > 0) {
         counts.skipped++;
         process.stderr.write(`${at}: skipped: not an audit event: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}\n`);
         continue;
       }
       counts.events++;
-      const outcome = applyPolicy(policy, event as AuditEvent);
+      const outcome = applyPolicy(policy, candidate as AuditEvent);
       if (outcome.kind === 'dropped') counts[outcome.reason]++;
       else {
         counts.kept++;

@@ -117,6 +117,10 @@ export function validatePolicy(raw: unknown, options: { requireHeader?: boolean 
   const bad = (path: string, value: unknown, expected: string): void => {
     problems.push(`${path}: got ${describe(value)}; expected ${expected}`);
   };
+  if (raw === null || raw === undefined) {
+    problems.push('(top level): an empty document; expected a Policy mapping with apiVersion: audit.k8s.io/v1, kind: Policy and rules');
+    return { policy: undefined, problems, warnings };
+  }
   if (!isPlainObject(raw)) {
     bad('(top level)', raw, 'a Policy mapping with apiVersion: audit.k8s.io/v1, kind: Policy and rules');
     return { policy: undefined, problems, warnings };
