@@ -236,3 +236,32 @@ rules:
     expect(kept).toBeGreaterThan(20);
   });
 });
+
+describe('the shipped config/audit-policy.yaml', () => {
+  const shipped = loadPolicyFile(`${SAMPLES}../config/audit-policy.yaml`);
+
+  it('loads without problems or warnings', () => {
+    expect(shipped.problems).toEqual([]);
+    expect(shipped.warnings).toEqual([]);
+  });
+
+  it('drops lease heartbeats and probes, keeps Secret metadata only and write bodies without managedFields', () => {
+    const policy = shipped.policy!;
+    const lease = makeEvent(1, {
+      verb: 'update',
+      requestURI: '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1',
+      objectRef: { resource: 'leases', namespace: 'kube-node-lease', name: 'node-1', apiGroup: 'coordination.k8s.io', apiVersion: 'v1' },
+    });
+    expect(applyPolicy(policy, lease).kind).toBe('dropped');
+    expect(applyPolicy(policy, makeEvent(2, { requestURI: '/readyz?verbose', objectRef: undefined })).kind).toBe('dropped');
+    const secretGet = makeEvent(3, { level: 'RequestResponse', requestURI: '/api/v1/namespaces/default/secrets/db', objectRef: { resource: 'secrets', namespace: 'default', name: 'db', apiVersion: 'v1' }, responseObject: { data: { a: 'b' } } });
+    const secret = applyPolicy(policy, secretGet);
+    expect(secret.kind === 'kept' && secret.event.responseObject).toBe(undefined);
+    const pod = { kind: 'Pod', metadata: { name: 'web', managedFields: [{ manager: 'kubectl' }] }, spec: { containers: [{ name: 'web', image: 'nginx' }] } };
+    const create = makeEvent(4, { level: 'RequestResponse', verb: 'create', requestURI: '/api/v1/namespaces/default/pods', objectRef: { resource: 'pods', namespace: 'default', apiVersion: 'v1' }, requestObject: pod, responseObject: pod });
+    const kept = applyPolicy(policy, create);
+    expect(kept.kind === 'kept' && kept.event.level).toBe('RequestResponse');
+    expect(kept.kind === 'kept' && kept.event.responseObject).toEqual({ kind: 'Pod', metadata: { name: 'web' }, spec: pod.spec });
+    expect(applyPolicy(policy, { ...create, stage: 'RequestReceived' })).toEqual({ kind: 'dropped', reason: 'stage' });
+  });
+});
