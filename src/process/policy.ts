@@ -4,7 +4,7 @@
 // (stripping bodies), drops events of omitted stages and strips managedFields; it never raises a
 // level or brings back a body the source did not log.
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { describe, isPlainObject, LEVELS, STAGES, type AuditEvent, type Level, type ObjectReference, type Stage } from '../normalize/event.js';
 
 export interface GroupResources {
@@ -90,7 +90,8 @@ export function loadPolicyFile(file: string): PolicyLoad {
 
 /** Parses a Policy from YAML (or JSON) text; reports every problem at once. */
 export function parsePolicy(text: string): PolicyLoad {
-  const doc = parseDocument(text, { uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     return {
       policy: undefined,
@@ -101,7 +102,24 @@ export function parsePolicy(text: string): PolicyLoad {
       warnings: [],
     };
   }
-  return validatePolicy(doc.toJS() as unknown, { requireHeader: true });
+  const loaded = validatePolicy(doc.toJS() as unknown, { requireHeader: true });
+  // Each message starts with the path of its field: add the line it is on, for long policy files.
+  const withLine = (message: string): string => {
+    const path = pathOf(message.slice(0, message.indexOf(':')));
+    for (let n = path.length; n > 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+      if (node?.range) return `${message} (line ${lineCounter.linePos(node.range[0]).line})`;
+    }
+    return message;
+  };
+  return { ...loaded, problems: loaded.problems.map(withLine), warnings: loaded.warnings.map(withLine) };
+}
+
+/** `rules[2].resources[0].group` → ['rules', 2, 'resources', 0, 'group']. */
+function pathOf(text: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of text.matchAll(/([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]/g)) out.push(m[1] ?? Number(m[2]));
+  return out;
 }
 
 /**

@@ -63,9 +63,9 @@ describe('policy apply', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(
       `${policy}: 3 problems:\n` +
-        '  rules[0].level: got "Loud"; expected one of None, Metadata, Request, RequestResponse\n' +
-        '  rules[1].nonResourceURLs[0]: got "healthz"; expected a path beginning with "/" (or "*")\n' +
-        '  rules[1].nonResourceURLs: got a list of 1; expected no nonResourceURLs in a rule that has namespaces (a rule applies to resource requests or to non-resource URLs, not both)\n',
+        '  rules[0].level: got "Loud"; expected one of None, Metadata, Request, RequestResponse (line 4)\n' +
+        '  rules[1].nonResourceURLs[0]: got "healthz"; expected a path beginning with "/" (or "*") (line 6)\n' +
+        '  rules[1].nonResourceURLs: got a list of 1; expected no nonResourceURLs in a rule that has namespaces (a rule applies to resource requests or to non-resource URLs, not both) (line 6)\n',
     );
   });
 
@@ -91,7 +91,7 @@ describe('validate and run check the process section', () => {
       expect(result.stderr).toMatch(
         new RegExp(
           `^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 2 problems:\n` +
-            `  process\\.policy: .*policy\\.yaml: rules\\[0\\]\\.level: got "Sometimes"; expected one of None, Metadata, Request, RequestResponse\n` +
+            `  process\\.policy: .*policy\\.yaml: rules\\[0\\]\\.level: got "Sometimes"; expected one of None, Metadata, Request, RequestResponse \\(line 4\\)\n` +
             '  process\\.drop\\[0\\]: line 1, column \\d+: expected .*\n$',
         ),
       );
@@ -106,5 +106,23 @@ describe('validate and run check the process section', () => {
       `sources: [{ name: w, type: webhook }]\nprocess:\n  policy: ${FALCO_POLICY}\n  keep: ['jpath("verb") != "watch"']\n  scrubPaths: [{ path: [requestObject.data, responseObject.data], keys: password, when: 'jpath("objectRef.resource") = "configmaps"' }]\nsinks: [{ name: o, type: stdout, scrubSecrets: false }]\n`,
     );
     expect(await runCli(['validate', '--config', file])).toMatchObject({ code: 0, stderr: '' });
+  });
+});
+
+describe('validate summarises the process section', () => {
+  it('names the policy, the filters, the scrub paths and the sinks that are not scrubbed, and warns on unknown policy fields', async () => {
+    const dir = await tempDir();
+    const policy = join(dir, 'policy.yaml');
+    await writeFile(policy, 'apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Metadata\n    verb: [get]\n');
+    const file = join(dir, 'config.yaml');
+    await writeFile(
+      file,
+      `sources: [{ name: w, type: webhook }]\nprocess:\n  policy: ${policy}\n  drop: ['jpath("verb") = "watch"']\n  scrubPaths: [user.extra]\nsinks: [{ name: o, type: stdout }, { name: raw, type: stdout, scrubSecrets: false }]\n`,
+    );
+    expect(await runCli(['validate', '--config', file])).toEqual({
+      code: 0,
+      stdout: `${file}: valid\n  sources: w (webhook)\n  sinks: o (stdout), raw (stdout)\n  process: policy ${policy} (1 rule); 1 drop, 0 keep conditions; 1 scrub path; not scrubbed for raw\n`,
+      stderr: `${file}: warning: process.policy: ${policy}: rules[0].verb: unknown field, ignored (line 5)\n`,
+    });
   });
 });

@@ -141,8 +141,8 @@ sinks: [{ name: out, type: stdout }]
     );
     const problems = processProblems(config);
     expect(problems).toEqual([
-      `process.policy: ${policyFile}: rules[0].level: got "Loud"; expected one of None, Metadata, Request, RequestResponse`,
-      `process.policy: ${policyFile}: rules[1].level: got nothing; expected a level: None, Metadata, Request or RequestResponse (required)`,
+      `process.policy: ${policyFile}: rules[0].level: got "Loud"; expected one of None, Metadata, Request, RequestResponse (line 4)`,
+      `process.policy: ${policyFile}: rules[1].level: got nothing; expected a level: None, Metadata, Request or RequestResponse (required) (line 5)`,
       expect.stringMatching(/^process\.drop\[0\]: line 1, column \d+: expected /),
       expect.stringMatching(/^process\.keep\[1\]: line 1, column \d+: expected /),
       expect.stringMatching(/^process\.scrubPaths\[0\]\.keys: got "\["; expected a regular expression/),

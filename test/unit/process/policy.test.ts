@@ -35,7 +35,7 @@ describe('loading a policy', () => {
     expect(loaded.policy!.omitStages).toEqual(['RequestReceived']);
   });
 
-  it('reports every problem of a policy at once, each with its rule index and field', () => {
+  it('reports every problem of a policy at once, each with its rule index, field and line', () => {
     const loaded = parsePolicy(`${header}omitStages: [RequestReceived, Done]
 rules:
   - level: Metadata
@@ -55,24 +55,24 @@ rules:
 `);
     expect(loaded.policy).toBeUndefined();
     expect(loaded.problems).toEqual([
-      'omitStages[1]: got "Done"; expected a stage: RequestReceived, ResponseStarted, ResponseComplete, Panic',
-      'rules[1].level: got nothing; expected a level: None, Metadata, Request or RequestResponse (required)',
-      'rules[2].level: got "Everything"; expected one of None, Metadata, Request, RequestResponse',
-      'rules[2].omitStages[0]: got "Later"; expected a stage: RequestReceived, ResponseStarted, ResponseComplete, Panic',
-      'rules[3].nonResourceURLs[0]: got "/logs/*.log"; expected a path with "*" only as its final character',
-      'rules[3].nonResourceURLs[1]: got "healthz"; expected a path beginning with "/" (or "*")',
-      'rules[3].nonResourceURLs: got a list of 2; expected no nonResourceURLs in a rule that has namespaces (a rule applies to resource requests or to non-resource URLs, not both)',
-      'rules[4].resources[0].group: got "rbac.authorization.k8s.io/v1"; expected "" (the core group), "*" or an API group name (a DNS subdomain, without the version: rbac.authorization.k8s.io)',
-      'rules[4].resources[0].resourceNames: got a list of 1; expected resourceNames only together with at least one resource',
-      'rules[5].users: got "bob"; expected a list of strings',
-      'rules[5].omitManagedFields: got "yes"; expected true or false',
+      'omitStages[1]: got "Done"; expected a stage: RequestReceived, ResponseStarted, ResponseComplete, Panic (line 3)',
+      'rules[1].level: got nothing; expected a level: None, Metadata, Request or RequestResponse (required) (line 6)',
+      'rules[2].level: got "Everything"; expected one of None, Metadata, Request, RequestResponse (line 7)',
+      'rules[2].omitStages[0]: got "Later"; expected a stage: RequestReceived, ResponseStarted, ResponseComplete, Panic (line 8)',
+      'rules[3].nonResourceURLs[0]: got "/logs/*.log"; expected a path with "*" only as its final character (line 10)',
+      'rules[3].nonResourceURLs[1]: got "healthz"; expected a path beginning with "/" (or "*") (line 10)',
+      'rules[3].nonResourceURLs: got a list of 2; expected no nonResourceURLs in a rule that has namespaces (a rule applies to resource requests or to non-resource URLs, not both) (line 10)',
+      'rules[4].resources[0].group: got "rbac.authorization.k8s.io/v1"; expected "" (the core group), "*" or an API group name (a DNS subdomain, without the version: rbac.authorization.k8s.io) (line 14)',
+      'rules[4].resources[0].resourceNames: got a list of 1; expected resourceNames only together with at least one resource (line 15)',
+      'rules[5].users: got "bob"; expected a list of strings (line 17)',
+      'rules[5].omitManagedFields: got "yes"; expected true or false (line 18)',
     ]);
   });
 
   it('wants apiVersion audit.k8s.io/v1, kind Policy and at least one rule, as kube-apiserver does', () => {
     expect(parsePolicy('apiVersion: audit.k8s.io/v1beta1\nkind: Policy\nrules: []\n').problems).toEqual([
-      'apiVersion: got "audit.k8s.io/v1beta1"; expected "audit.k8s.io/v1" (the only audit API version left since Kubernetes 1.24)',
-      'rules: an empty list; a policy needs at least one rule (kube-apiserver refuses a policy with 0 rules)',
+      'apiVersion: got "audit.k8s.io/v1beta1"; expected "audit.k8s.io/v1" (the only audit API version left since Kubernetes 1.24) (line 1)',
+      'rules: an empty list; a policy needs at least one rule (kube-apiserver refuses a policy with 0 rules) (line 3)',
     ]);
     expect(parsePolicy('').problems).toEqual(['(top level): an empty document; expected a Policy mapping with apiVersion: audit.k8s.io/v1, kind: Policy and rules']);
     expect(parsePolicy('apiVersion: audit.k8s.io/v1\nrules:\n  - level: None\n').problems).toEqual(['kind: got nothing; expected "Policy"']);
@@ -82,7 +82,7 @@ rules:
   it('ignores unknown fields with a warning, as the lenient decoder does', () => {
     const loaded = parsePolicy(`${header}metadata: {name: p}\nspec: {}\nrules:\n  - level: None\n    verb: [get]\n    resources: [{group: "", resource: [pods]}]\n`);
     expect(loaded.problems).toEqual([]);
-    expect(loaded.warnings).toEqual(['spec: unknown field, ignored', 'rules[0].verb: unknown field, ignored', 'rules[0].resources[0].resource: unknown field, ignored']);
+    expect(loaded.warnings).toEqual(['spec: unknown field, ignored (line 4)', 'rules[0].verb: unknown field, ignored (line 7)', 'rules[0].resources[0].resource: unknown field, ignored (line 8)']);
   });
 });
 
