@@ -87,26 +87,16 @@ export function scrubEvent(event: AuditEvent, options: ScrubOptions): AuditEvent
   const touched: string[] = [];
   if (options.secrets && (event.requestObject !== undefined || event.responseObject !== undefined)) {
     const scope = secretScope(event);
-    let changed = false;
-    let { requestObject, responseObject } = event;
-    if (requestObject !== undefined) {
-      const next = scrubBody(requestObject, scope);
-      if (next !== requestObject) {
-        requestObject = next;
-        changed = true;
-        touched.push('requestObject');
-      }
+    for (const field of ['requestObject', 'responseObject'] as const) {
+      const body = event[field];
+      if (body === undefined) continue;
+      const next = scrubBody(body, scope);
+      if (next === body) continue;
+      // Assigning an existing key keeps its place in the key order (and so the encoded order).
+      if (out === event) out = { ...event };
+      out[field] = next;
+      touched.push(field);
     }
-    if (responseObject !== undefined) {
-      const next = scrubBody(responseObject, scope);
-      if (next !== responseObject) {
-        responseObject = next;
-        changed = true;
-        touched.push('responseObject');
-      }
-    }
-    // Assigning existing keys keeps their place in the key order (and so the encoded order).
-    if (changed) out = { ...event, requestObject, responseObject };
   }
   for (const rule of options.paths) {
     if (rule.when && !rule.when(out)) continue;

@@ -28,6 +28,11 @@ describe('scrubbing Secrets', () => {
     expect(secret.data.password).toBe('aHVudGVyMg==');
   });
 
+  it('adds no field the event did not have', () => {
+    const get = secretEvent({ verb: 'get', responseObject: { kind: 'Secret', data: { a: 'x' } } });
+    expect(Object.keys(scrubEvent(get, secrets))).toEqual([...Object.keys(get), 'annotations']);
+  });
+
   it('merges the annotation with the existing ones, sorted', () => {
     const event = secretEvent({ annotations: { 'authorization.k8s.io/decision': 'allow' }, requestObject: { data: { a: 'x' } } });
     expect(Object.keys(scrubEvent(event, secrets).annotations!)).toEqual(['authorization.k8s.io/decision', SCRUBBED_ANNOTATION]);
