@@ -23,7 +23,7 @@ const processSchema = z.strictObject({
           keys: z.string().min(1).optional(),
           when: z.string().min(1).optional(),
         }),
-      ]),
+      ], { error: 'a jpath path, or a mapping {path, keys, when}' }),
     )
     .default([]),
   /** Events matching any of these jpath conditions are dropped. */
