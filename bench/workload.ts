@@ -9,8 +9,8 @@ import { parseAuditBody } from '../src/providers/webhook/parse.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The native sample events: Falco's trace files, Canonical's examples, the EKS sample's messages. */
-export function sampleEvents(): AuditEvent[] {
+/** The native sample events of Falco's trace files and Canonical's examples. */
+export function nativeSampleEvents(): AuditEvent[] {
   const native: AuditEvent[] = [];
   for (const folder of ['falco-trace-files', 'canonical-smoke-alerts']) {
     const dir = `${ROOT}samples/k8s-events/${folder}/`;
@@ -20,6 +20,11 @@ export function sampleEvents(): AuditEvent[] {
       if (parsed.ok) native.push(...parsed.events);
     }
   }
+  return native;
+}
+
+/** The native samples and the EKS sample's messages. */
+export function sampleEvents(): AuditEvent[] {
   const eks = JSON.parse(readFileSync(`${ROOT}samples/eks/filterlogevents-records.json`, 'utf8')) as { events: { message: string }[] };
   const fromEks = eks.events.flatMap((r) => {
     try {
@@ -28,7 +33,7 @@ export function sampleEvents(): AuditEvent[] {
       return []; // the deliberately truncated record
     }
   });
-  return [...native, ...fromEks];
+  return [...nativeSampleEvents(), ...fromEks];
 }
 
 /** A small deterministic PRNG (mulberry32): the same seed gives the same workload on every machine. */

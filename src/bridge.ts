@@ -6,6 +6,7 @@ import { FileDeadLetter } from './forward/dead-letter.js';
 import { AVAILABLE_SINK_TYPES, createSink } from './forward/index.js';
 import { Health } from './pipeline/health.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { compileProcessing, processStage, scrubberFactory } from './process/stages.js';
 import type { Source } from './pipeline/types.js';
 import { QuotaRegistry } from './util/token-bucket.js';
 import { AVAILABLE_SOURCE_TYPES, createSource } from './providers/index.js';
@@ -67,6 +68,13 @@ export class Bridge {
     // Opened first: a corrupt checkpoint must stop the start before anything else happens.
     const checkpoints = await FileCheckpointStore.open(config.checkpoint.path);
 
+    // Checked by validate and run already; a config built in code gets the same refusal here.
+    const loaded = compileProcessing(config.process);
+    if (!loaded.processing) throw new Error(`process: ${loaded.problems.join('; ')}`);
+    for (const warning of loaded.warnings) logger.warn({ warning }, 'audit policy: unknown field ignored');
+    const processing = loaded.processing;
+    const scrubberFor = scrubberFactory(processing, metrics);
+
     const quotas = new QuotaRegistry(clock);
     const sources: Source[] = [];
     const receivers: AuditReceiver[] = [];
@@ -82,6 +90,7 @@ export class Bridge {
     // One dead-letter file for the pipeline (rejects) and the sinks that refuse events themselves.
     const deadLetter = new FileDeadLetter(config.deadLetter.path, () => clock.now());
     const sinks = config.sinks.map((sinkConfig) => ({
+      prepare: scrubberFor(sinkConfig),
       sink: createSink(sinkConfig, {
         logger: logger.child({ sink: sinkConfig.name }),
         metrics,
@@ -94,6 +103,7 @@ export class Bridge {
 
     const pipeline = new Pipeline({
       sources,
+      process: processStage(processing, metrics),
       sinks,
       checkpoints,
       deadLetter,

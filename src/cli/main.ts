@@ -6,7 +6,7 @@ import type { EmulatorProvider } from '../emulators/index.js';
 import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
 import { emulatorCommand } from './emulator.js';
-import { notAvailable } from './not-available.js';
+import { policyApplyCommand } from './policy.js';
 import { rulesCheckCommand, rulesTestCommand } from './rules.js';
 import { runCommand } from './run.js';
 import { validateCommand } from './validate.js';
@@ -91,7 +91,7 @@ program
   .description('apply an audit Policy to events and print the surviving events as JSON lines')
   .requiredOption('--policy <file>', 'audit.k8s.io/v1 Policy file')
   .argument('[events]', 'events file, or - for stdin', '-')
-  .action(exitWith(async () => notAvailable('policy apply')));
+  .action(exitWith((events: string, opts: { policy: string }) => policyApplyCommand(events, opts)));
 
 program
   .command('emulator')

@@ -90,7 +90,7 @@ export async function rulesTestCommand(eventsArg: string | undefined, options: R
 }
 
 /** The events in one JSON value: itself, the items of an EventList, or the elements of an array. */
-function* eventsOf(value: unknown, ref: string): Generator<{ event: unknown; at: string }> {
+export function* eventsOf(value: unknown, ref: string): Generator<{ event: unknown; at: string }> {
   if (Array.isArray(value)) {
     for (const [i, item] of value.entries()) yield* eventsOf(item, `${ref}[${i}]`);
   } else if (isPlainObject(value) && (value.kind === 'EventList' || (value.kind === undefined && Array.isArray(value.items)))) {

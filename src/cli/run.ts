@@ -3,6 +3,7 @@ import { CheckpointError } from '../checkpoint/store.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { rulesSinkProblems } from '../forward/rules/sink.js';
+import { processProblems } from '../process/stages.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../telemetry/logger.js';
 
@@ -10,7 +11,7 @@ export async function runCommand(options: { config: string; once: boolean }): Pr
   let config: Config;
   try {
     config = (await loadConfigFile(options.config)).config;
-    const unavailable = [...unavailableComponents(config), ...rulesSinkProblems(config.sinks)];
+    const unavailable = [...unavailableComponents(config), ...rulesSinkProblems(config.sinks), ...processProblems(config)];
     if (unavailable.length > 0) throw new ConfigError(options.config, unavailable);
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -1,15 +1,19 @@
 import { unavailableComponents } from '../bridge.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { rulesSinkProblems } from '../forward/rules/sink.js';
+import { compileProcessing, type CompiledProcessing } from '../process/stages.js';
 
 export async function validateCommand(file: string): Promise<number> {
   try {
     const { config } = await loadConfigFile(file);
-    const unavailable = [...unavailableComponents(config), ...rulesSinkProblems(config.sinks)];
+    const processing = compileProcessing(config.process);
+    for (const warning of processing.warnings) process.stderr.write(`${file}: warning: ${warning}\n`);
+    const unavailable = [...unavailableComponents(config), ...rulesSinkProblems(config.sinks), ...processing.problems];
     if (unavailable.length > 0) throw new ConfigError(file, unavailable);
     const names = (items: { name: string; type: string }[]): string => items.map((i) => `${i.name} (${i.type})`).join(', ');
-    process.stdout.write(`${file}: valid\n  sources: ${names(config.sources)}\n  sinks: ${names(config.sinks)}\n`);
+    process.stdout.write(`${file}: valid\n  sources: ${names(config.sources)}\n  sinks: ${names(config.sinks)}\n${processSummary(config, processing.processing!)}`);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -18,4 +22,18 @@ export async function validateCommand(file: string): Promise<number> {
     }
     throw err;
   }
+}
+
+/** One line on the process section, when it does more than the defaults. */
+function processSummary(config: Config, processing: CompiledProcessing): string {
+  const { policy, drop, keep, scrubPaths } = config.process;
+  const unscrubbed = config.sinks.filter((s) => !(s.scrubSecrets ?? config.process.scrubSecrets)).map((s) => s.name);
+  if (policy === undefined && drop.length === 0 && keep.length === 0 && scrubPaths.length === 0 && unscrubbed.length === 0) return '';
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const parts: string[] = [];
+  if (policy !== undefined) parts.push(`policy ${policy} (${plural(processing.policy!.rules.length, 'rule')})`);
+  if (drop.length > 0 || keep.length > 0) parts.push(`${drop.length} drop, ${plural(keep.length, 'keep condition')}`);
+  if (scrubPaths.length > 0) parts.push(plural(scrubPaths.length, 'scrub path'));
+  if (unscrubbed.length > 0) parts.push(`not scrubbed for ${unscrubbed.join(', ')}`);
+  return `  process: ${parts.join('; ')}\n`;
 }

@@ -70,7 +70,8 @@ export function formatIssues(
         break;
       case 'invalid_union': {
         const options = (issue as { options?: unknown[] }).options;
-        const expected = options ? `one of ${options.map((o) => JSON.stringify(o)).join(', ')}` : 'one of the documented forms';
+        const custom = !issue.message.startsWith('Invalid input') ? issue.message : undefined;
+        const expected = options ? `one of ${options.map((o) => JSON.stringify(o)).join(', ')}` : (custom ?? 'one of the documented forms');
         lines.push(`${formatPath(path)}: ${got}; expected ${expected}`);
         break;
       }

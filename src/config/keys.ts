@@ -30,8 +30,11 @@ function resolve(schema: AnySchema, input: unknown): AnySchema {
         const values = (literal as { values?: unknown[] } | undefined)?.values;
         return values !== undefined && input !== null && typeof input === 'object' && values.includes((input as { type?: unknown }).type);
       });
-      if (!match) return current;
-      current = match;
+      // A union of a scalar form and a mapping form (a path, or {path, keys, when}): a mapping picks the mapping.
+      const objects = def.options.filter((option) => defOf(resolveObjectOnly(option)).type === 'object');
+      const fallback = objects.length === 1 && input !== null && typeof input === 'object' && !Array.isArray(input) ? objects[0] : undefined;
+      if (!match && !fallback) return current;
+      current = (match ?? fallback)!;
     } else return current;
   }
   return current;

@@ -9,8 +9,23 @@ const processSchema = z.strictObject({
   policy: filePath.optional(),
   /** Replace Secret data/stringData values in request and response objects. */
   scrubSecrets: z.boolean().default(true),
-  /** Extra jpath paths whose values are scrubbed too. */
-  scrubPaths: z.array(z.string().min(1)).default([]),
+  /**
+   * Extra jpath paths whose values are scrubbed too: a path, or {path (one or a list), keys (a
+   * case-insensitive regular expression: only the matching keys of the map there), when (a jpath
+   * condition on the event)}.
+   */
+  scrubPaths: z
+    .array(
+      z.union([
+        z.string().min(1),
+        z.strictObject({
+          path: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+          keys: z.string().min(1).optional(),
+          when: z.string().min(1).optional(),
+        }),
+      ], { error: 'a jpath path, or a mapping {path, keys, when}' }),
+    )
+    .default([]),
   /** Events matching any of these jpath conditions are dropped. */
   drop: z.array(z.string().min(1)).default([]),
   /** When not empty, only events matching one of these jpath conditions are kept. */

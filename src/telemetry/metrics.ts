@@ -30,8 +30,14 @@ export class Metrics {
   });
   readonly eventsDropped = new Counter({
     name: `${PREFIX}events_dropped_total`,
-    help: 'Events removed by a processing stage (policy, filter), by stage.',
+    help: 'Events removed by a processing stage, by stage: policy (level None or an omitted stage) or filter (process.drop / process.keep).',
     labelNames: ['source', 'stage'],
+    registers: [this.registry],
+  });
+  readonly eventsScrubbed = new Counter({
+    name: `${PREFIX}events_scrubbed_total`,
+    help: 'Events a sink received with values redacted (Secret data, tokens, scrubPaths), by sink.',
+    labelNames: ['sink'],
     registers: [this.registry],
   });
   readonly eventsDelivered = new Counter({

@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import { text as streamText } from 'node:stream/consumers';
+import { goJSON } from '../normalize/encode.js';
+import { asTopLevelEvent, isPlainObject, validateEvent, type AuditEvent } from '../normalize/event.js';
+import { applyPolicy, loadPolicyFile } from '../process/policy.js';
+import { parseJsonOrLines } from './convert.js';
+import { eventsOf } from './rules.js';
+
+/**
+ * policy apply --policy FILE [EVENTS|-]: applies an audit Policy to events (JSON array, JSON lines
+ * or an EventList) and prints the survivors, bodies stripped to their level, as JSON lines. Exit 0
+ * once applied; 2 when the policy is invalid (every problem listed) or the events cannot be read.
+ */
+export async function policyApplyCommand(eventsFile: string, options: { policy: string }): Promise<number> {
+  const loaded = loadPolicyFile(options.policy);
+  for (const warning of loaded.warnings) process.stderr.write(`${options.policy}: warning: ${warning}\n`);
+  if (!loaded.policy) {
+    const n = loaded.problems.length;
+    process.stderr.write(`${options.policy}: ${n} problem${n === 1 ? '' : 's'}:\n${loaded.problems.map((p) => `  ${p}\n`).join('')}`);
+    return 2;
+  }
+  const policy = loaded.policy;
+
+  let text: string;
+  try {
+    text = eventsFile === '-' ? await streamText(process.stdin) : await readFile(eventsFile, 'utf8');
+  } catch (err) {
+    process.stderr.write(`policy apply: cannot read ${eventsFile === '-' ? 'stdin' : eventsFile}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const { values, unreadable } = parseJsonOrLines(text);
+  if (values.length === 0 && unreadable.length > 0) {
+    process.stderr.write('policy apply: unreadable input: neither JSON nor JSON lines\n');
+    return 2;
+  }
+  for (const line of unreadable) process.stderr.write(`${line.ref}: skipped: ${line.reason}\n`);
+
+  const counts = { events: 0, kept: 0, level: 0, stage: 0, skipped: 0 };
+  const out: string[] = [];
+  for (const { value, ref } of values) {
+    for (const { event, at } of eventsOf(value, ref)) {
+      // v1beta1 events (apiservers before 1.24) are brought to v1, EventList items made top-level.
+      const candidate = isPlainObject(event) && (event.apiVersion === undefined || event.apiVersion === 'audit.k8s.io/v1beta1') ? asTopLevelEvent(event) : event;
+      const problems = validateEvent(candidate);
+      if (problems.length > 0) {
+        counts.skipped++;
+        process.stderr.write(`${at}: skipped: not an audit event: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}\n`);
+        continue;
+      }
+      counts.events++;
+      const outcome = applyPolicy(policy, candidate as AuditEvent);
+      if (outcome.kind === 'dropped') counts[outcome.reason]++;
+      else {
+        counts.kept++;
+        out.push(`${goJSON(outcome.event)}\n`);
+        if (out.length >= 1000) process.stdout.write(out.splice(0).join(''));
+      }
+    }
+  }
+  process.stdout.write(out.join(''));
+  const dropped = counts.level + counts.stage;
+  process.stderr.write(
+    `${counts.events} event${counts.events === 1 ? '' : 's'}: ${counts.kept} kept, ${dropped} dropped (${counts.level} at level None, ${counts.stage} in an omitted stage)` +
+      `${counts.skipped > 0 ? `, ${counts.skipped} skipped` : ''}\n`,
+  );
+  return 0;
+}
