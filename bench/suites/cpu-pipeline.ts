@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { BODY_FORMATS, buildBody, encodeEvent } from '../../src/forward/webhook/format.js';
 import type { AuditEvent } from '../../src/normalize/event.js';
+import { applyPolicy, loadPolicyFile } from '../../src/process/policy.js';
+import { scrubEvent } from '../../src/process/scrub.js';
 import { DedupeWindow, dedupeKey, type BatchState } from '../../src/process/dedupe.js';
 import { parseAuditBody } from '../../src/providers/webhook/parse.js';
 import { alertToJSON, buildAlert } from '../../src/rules/alert.js';
@@ -18,7 +20,7 @@ type Stage = (events: AuditEvent[]) => AuditEvent[];
  */
 export const cpuPipelineSuite: Suite = {
   name: 'cpu-pipeline',
-  description: 'normalize + dedupe + rules (whole library) + EventList body, one core, vs the ceiling',
+  description: 'normalize + dedupe + policy + scrub + rules (whole library) + EventList body, one core, vs the ceiling',
   async run(ctx) {
     const w = await workload(ctx.quick);
     const loaded = loadRuleFiles([`${ROOT}config/rules/library.yaml`]);
@@ -26,6 +28,12 @@ export const cpuPipelineSuite: Suite = {
     const context = { hostname: hostname(), nowMs: Date.now() };
     const dedupe = new DedupeWindow(500_000);
     const batch: BatchState = { state: 'pending', settled: Promise.resolve() };
+    // The policy the project ships (drops heartbeats and probes, Metadata for Secrets and reads).
+    const policyLoad = loadPolicyFile(`${ROOT}config/audit-policy.yaml`);
+    if (!policyLoad.policy) throw new Error(`policy: ${policyLoad.problems.join('; ')}`);
+    const policy = policyLoad.policy;
+    let kept = 0;
+    let seen = 0;
 
     const normalize = (texts: readonly string[]): AuditEvent[] => {
       const parsed = parseAuditBody(`[${texts.join(',')}]`);
@@ -34,6 +42,20 @@ export const cpuPipelineSuite: Suite = {
     };
     const stages: [string, Stage][] = [
       ['dedupe', (events) => events.filter((e) => dedupe.admit(dedupeKey(e), batch).kind === 'new')],
+      [
+        'policy',
+        (events) => {
+          const out: AuditEvent[] = [];
+          for (const e of events) {
+            const outcome = applyPolicy(policy, e);
+            if (outcome.kind === 'kept') out.push(outcome.event);
+          }
+          seen += events.length;
+          kept += out.length;
+          return out;
+        },
+      ],
+      ['scrub', (events) => events.map((e) => scrubEvent(e, { secrets: true, paths: [] }))],
       [
         'rules',
         (events) => {
@@ -67,6 +89,7 @@ export const cpuPipelineSuite: Suite = {
       for (const [name, stage] of stages) events = timed(name, () => stage(events));
       return events.length;
     });
+    ctx.log(`the shipped audit policy kept ${kept} of ${seen} events`);
     const totalMs = [...stageMs.values()].reduce((a, b) => a + b, 0);
     ctx.log(`share of CPU pipeline time: ${[...stageMs].map(([n, ms]) => `${n} ${((100 * ms) / totalMs).toFixed(0)}%`).join(', ')}`);
     const figures: Figure[] = [
