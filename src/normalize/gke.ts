@@ -135,7 +135,14 @@ function responseStatusOf(response: Json | undefined, rpcStatus: unknown, verb: 
       return out;
     }
   }
-  out.code = httpFromRpc(rpcStatus, verb, streaming);
+  const code = httpFromRpc(rpcStatus, verb, streaming);
+  // Without a Status body, a failure still has the apiserver's message in the rpc status.
+  const message = isPlainObject(rpcStatus) ? rpcStatus.message : undefined;
+  if (code >= 400 && out.status === undefined && typeof message === 'string' && message !== '') {
+    out.status = 'Failure';
+    out.message = message;
+  }
+  out.code = code; // last, as in the apiserver's field order
   return out;
 }
 

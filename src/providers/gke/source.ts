@@ -25,7 +25,7 @@ export class GkeSource implements Source {
 
   async *batches(from: Cursor | undefined, signal: AbortSignal): AsyncGenerator<SourceBatch> {
     const { config, ctx } = this;
-    const logger = ctx.logger.child({ source: config.name });
+    const logger = ctx.logger;
     let client: Promise<LoggingClient> | undefined;
     const quota = ctx.quotas.bucket(`gke:${config.projectId}`, Math.min(QUOTA_BURST, config.requestsPerMinute), config.requestsPerMinute / 60);
     const poller = new GkeWindowPoller(config, {
