@@ -71,9 +71,9 @@ export class GkeWindowPoller implements WindowPoller<GkeCursor> {
         const wire = fromWireEntry(raw);
         if (wire.timestampNs !== undefined && wire.insertId !== undefined) {
           const key = seenKey(wire.timestampNs, wire.insertId);
+          resume = formatTimeNs(wire.timestampNs); // read up to here, whether new or not
           if (seen.has(key)) continue;
           seen.add(key);
-          resume = formatTimeNs(wire.timestampNs);
         }
         if (!wire.ok) {
           rejects.push({ reason: wire.reason, raw: wire.raw, ref: wire.insertId ?? 'entry without insertId' });
