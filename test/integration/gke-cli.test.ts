@@ -4,7 +4,13 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateEvent } from '../../src/normalize/event.js';
+import { PassThrough } from 'node:stream';
+import { runDemo } from '../../src/demo/demo.js';
+import { gkePart } from '../../src/demo/parts/gke.js';
+import { stdoutPart } from '../../src/demo/parts/stdout.js';
+import { validateEvent, type AuditEvent } from '../../src/normalize/event.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
+import { eventually } from '../helpers/pipeline.js';
 import { CLI, REPO, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fs.js';
 
@@ -104,5 +110,26 @@ describe('emulator gke and run --once', () => {
     } finally {
       expect(await emulator.stop()).toBe(0);
     }
+  });
+});
+
+describe('demo part gke', () => {
+  it('polls the emulator through the SDK and prints the 24 GKE samples as events of cluster demo-gke', async () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    const stop = new AbortController();
+    const demo = runDemo({ logger: silentLogger(), parts: [gkePart, stdoutPart], signal: stop.signal, stdout: out });
+    const events = (): AuditEvent[] => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
+    try {
+      await eventually(() => events().length >= 24, 20_000, 'the GKE samples on stdout');
+    } finally {
+      stop.abort();
+      await demo;
+    }
+    const got = events();
+    expect(got.every((e) => validateEvent(e).length === 0 && e.annotations?.cluster_name === 'demo-gke' && e.annotations.project_id === 'demo-project')).toBe(true);
+    expect(new Set(got.map((e) => e.auditID)).size).toBe(got.length);
+    expect(got.some((e) => e.objectRef?.subresource === 'exec' && e.responseStatus?.code === 101)).toBe(true);
   });
 });
