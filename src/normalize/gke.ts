@@ -17,7 +17,6 @@ import {
   type Reject,
   type Stage,
   type Status,
-  type StatusDetails,
 } from './event.js';
 import { parseResourceName, STREAMING_SUBRESOURCES } from './gke-resource.js';
 
@@ -129,7 +128,7 @@ function responseStatusOf(response: Json | undefined, rpcStatus: unknown, verb: 
     if (typeof response.status === 'string') out.status = response.status;
     if (typeof response.message === 'string') out.message = response.message;
     if (typeof response.reason === 'string') out.reason = response.reason;
-    if (isPlainObject(response.details)) out.details = response.details as StatusDetails;
+    if (isPlainObject(response.details)) out.details = response.details;
     if (isHttpCode(response.code)) {
       out.code = response.code;
       return out;

@@ -90,7 +90,7 @@ const schema = {
     },
   },
 };
-const root = protobuf.Root.fromJSON(schema as unknown as protobuf.INamespace);
+const root = protobuf.Root.fromJSON(schema);
 
 const AuditLog = root.lookupType('google.cloud.audit.AuditLog');
 const STRUCT_FIELDS = ['request', 'response', 'metadata'] as const;
@@ -125,7 +125,8 @@ export function toValue(value: unknown): Json {
   if (typeof value === 'boolean') return { boolValue: value };
   if (Array.isArray(value)) return { listValue: { values: value.map(toValue) } };
   if (typeof value === 'object') return { structValue: toStruct(value as Json) };
-  return { stringValue: String(value) };
+  if (typeof value === 'bigint') return { numberValue: Number(value) };
+  return { nullValue: 0 }; // functions and symbols have no JSON form
 }
 
 export function toStruct(object: Json): Json {
@@ -140,7 +141,7 @@ export function toStruct(object: Json): Json {
  */
 export function decodeAuditLog(bytes: Uint8Array): Json {
   const message = AuditLog.decode(bytes);
-  const object = AuditLog.toObject(message, { longs: Number, defaults: false, arrays: false }) as Json;
+  const object = AuditLog.toObject(message, { longs: Number, defaults: false, arrays: false });
   const out: Json = { '@type': AUDIT_LOG_TYPE };
   for (const [key, value] of Object.entries(object)) {
     out[key] = (STRUCT_FIELDS as readonly string[]).includes(key) ? fromStruct(value) : value;

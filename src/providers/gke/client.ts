@@ -70,7 +70,7 @@ export async function createLoggingClient(config: Config): Promise<LoggingClient
       return { entries: raw?.entries ?? [], nextPageToken: raw?.nextPageToken ?? '' };
     },
     async close() {
-      await logging.loggingService.close();
+      await (logging.loggingService as { close(): Promise<void> }).close();
     },
   };
 }

@@ -25,7 +25,7 @@ export function timestampToNs(ts: unknown): bigint | undefined {
   const { seconds, nanos } = ts as { seconds?: unknown; nanos?: unknown };
   let s: bigint;
   try {
-    s = BigInt(typeof seconds === 'object' && seconds !== null ? String(seconds) : ((seconds ?? 0) as string | number));
+    s = BigInt(typeof seconds === 'object' && seconds !== null ? (seconds as { toString(): string }).toString() : ((seconds ?? 0) as string | number));
   } catch {
     return undefined;
   }
