@@ -113,6 +113,17 @@ describe('emulator gke and run --once', () => {
   });
 });
 
+describe('emulator gke input errors', () => {
+  it('exits 2 with a message on an unknown fault or a missing data file', async () => {
+    const fault = await runCli(['emulator', 'gke', '--port', '0', '--data', ENTRIES, '--faults', 'bogus=1']);
+    expect(fault.code).toBe(2);
+    expect(fault.stderr).toMatch(/^emulator gke: unknown fault "bogus"/);
+    const missing = await runCli(['emulator', 'gke', '--port', '0', '--data', join(REPO, 'no-such-file.json')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^emulator gke: ENOENT/);
+  });
+});
+
 describe('demo part gke', () => {
   it('polls the emulator through the SDK and prints the 24 GKE samples as events of cluster demo-gke', async () => {
     const out = new PassThrough();
