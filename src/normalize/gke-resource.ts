@@ -49,9 +49,9 @@ export function parseResourceName(resourceName: string, verb: string): ParsedRes
   }
 
   const objectRef: ObjectReference = { resource };
-  // The apiserver sets a Namespace object's namespace to its own name, except on create, which
-  // is a POST to the collection.
-  const namespaceObject = core && namespace === undefined && resource === 'namespaces' && name !== undefined && verb !== 'create';
+  // The apiserver sets the namespace of every request on /api/v1/namespaces/{name}[/…] to that
+  // name. A create of the Namespace itself is a POST to the collection (GKE appends the name).
+  const namespaceObject = core && namespace === undefined && resource === 'namespaces' && name !== undefined && (verb !== 'create' || subresource !== undefined);
   if (namespace !== undefined) objectRef.namespace = namespace;
   else if (namespaceObject) objectRef.namespace = name;
   if (name !== undefined) objectRef.name = name;

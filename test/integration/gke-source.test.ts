@@ -170,6 +170,22 @@ describe('gke source against the emulator', () => {
     expect(third.events).toEqual([]);
   });
 
+  it('keeps the cursor small through a backfill: only keys a re-query could return again', async () => {
+    const clock = new VirtualClock();
+    const t0 = clock.now();
+    const entries = Array.from({ length: 3000 }, (_, i) => gkeEntry(`b${String(i).padStart(4, '0')}`, t0 - 600_000 + i * 190));
+    emulator = await startEmulator(entries, {}, () => clock.now());
+    const { batches, events } = await drain(gkeSource(gkeConfig(emulator.endpoint, { startFrom: '-15m', pageSize: 100 }), clock, { once: true }).source, undefined);
+    expect(events).toHaveLength(3000);
+    const sizes = batches.map((b) => (b.cursor!.seen as string[]).length);
+    // Early pages: resume is far before end − overlap, so only the keys at the resume timestamp stay.
+    expect(Math.max(...sizes.slice(0, 10))).toBe(1);
+    // The final cursor holds exactly the entries of the next window's overlap [end − 2m, end).
+    const inOverlap = entries.filter((e) => Date.parse(e.timestamp as string) >= t0 - 30_000 - 120_000 && Date.parse(e.timestamp as string) < t0 - 30_000);
+    expect(sizes.at(-1)).toBe(inOverlap.length);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(inOverlap.length + 100);
+  });
+
   it('two clusters of one project share the project quota', async () => {
     const now = Date.now();
     const entries = ['a', 'b'].flatMap((c) => Array.from({ length: 12 }, (_, i) => gkeEntry(`${c}${i}`, now - 200_000 + i * 1000, { cluster: c })));

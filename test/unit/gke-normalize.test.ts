@@ -156,6 +156,7 @@ describe('resourceName grammar', () => {
     ['core/v1/namespaces/test-ns', 'get', '/api/v1/namespaces/test-ns', { resource: 'namespaces', namespace: 'test-ns', name: 'test-ns', apiVersion: 'v1' }],
     ['core/v1/namespaces/foo/finalize', 'update', '/api/v1/namespaces/foo/finalize', { resource: 'namespaces', namespace: 'foo', name: 'foo', apiVersion: 'v1', subresource: 'finalize' }],
     ['core/v1/namespaces/foo/status', 'patch', '/api/v1/namespaces/foo/status', { resource: 'namespaces', namespace: 'foo', name: 'foo', apiVersion: 'v1', subresource: 'status' }],
+    ['core/v1/namespaces/foo/finalize', 'create', '/api/v1/namespaces/foo/finalize', { resource: 'namespaces', namespace: 'foo', name: 'foo', apiVersion: 'v1', subresource: 'finalize' }],
     ['core/v1/namespaces', 'list', '/api/v1/namespaces', { resource: 'namespaces', apiVersion: 'v1' }],
     ['core/v1/pods', 'list', '/api/v1/pods', { resource: 'pods', apiVersion: 'v1' }],
     ['rbac.authorization.k8s.io/v1/clusterrolebindings', 'list', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', { resource: 'clusterrolebindings', apiGroup: 'rbac.authorization.k8s.io', apiVersion: 'v1' }],

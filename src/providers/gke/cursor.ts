@@ -28,18 +28,40 @@ export function seenKey(timestampNs: bigint, insertId: string): string {
   return `${timestampNs}|${insertId}`;
 }
 
-/** Keys at or after `fromNs`; the rest can no longer be re-read. */
-export function pruneSeen(seen: Iterable<string>, fromNs: bigint): string[] {
-  const out: string[] = [];
-  for (const key of seen) {
-    const bar = key.indexOf('|');
-    try {
-      if (BigInt(key.slice(0, bar)) >= fromNs) out.push(key);
-    } catch {
-      // an unreadable key cannot match anything: drop it
+/** The seen keys with their timestamps, so pruning does not re-parse them. */
+export class SeenSet {
+  private readonly keys = new Map<string, bigint>();
+
+  constructor(list: readonly string[] = []) {
+    for (const key of list) {
+      try {
+        this.keys.set(key, BigInt(key.slice(0, key.indexOf('|'))));
+      } catch {
+        // an unreadable key cannot match anything: drop it
+      }
     }
   }
-  return out;
+
+  has(key: string): boolean {
+    return this.keys.has(key);
+  }
+
+  add(key: string, timestampNs: bigint): void {
+    this.keys.set(key, timestampNs);
+  }
+
+  /** Forgets keys before `fromNs`: no query of this cursor can return them again. */
+  prune(fromNs: bigint): void {
+    for (const [key, ns] of this.keys) if (ns < fromNs) this.keys.delete(key);
+  }
+
+  list(): string[] {
+    return [...this.keys.keys()];
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
 }
 
 /** Reads a checkpointed cursor; a cursor from elsewhere is refused rather than misread. */

@@ -5,10 +5,10 @@ import type { Logger } from '../../telemetry/logger.js';
 import type { TokenBucket } from '../../util/token-bucket.js';
 import type { ApiFailure, PollContext, WindowPoller } from '../polling.js';
 import type { LoggingClient } from './client.js';
-import { initialGkeCursor, pruneSeen, readGkeCursor, seenKey, type GkeCursor } from './cursor.js';
+import { initialGkeCursor, readGkeCursor, SeenSet, seenKey, type GkeCursor } from './cursor.js';
 import { fromWireEntry } from './entry.js';
 import { baseFilter, windowFilter } from './filter.js';
-import { formatTimeNs, msToNs } from './time.js';
+import { formatTimeNs, msToNs, parseTimeNs } from './time.js';
 import type { SourceBatch } from '../../pipeline/types.js';
 
 /** google/rpc/code.proto names, for metrics labels. */
@@ -23,6 +23,8 @@ export interface GkePollerDeps {
   /** The entries.list bucket of the project, shared with every other source on it. */
   quota: TokenBucket;
   logger: Logger;
+  /** Called after every successful entries.list: a long backfill is progress, not a stall. */
+  progress?: () => void;
 }
 
 type Config = Pick<GkeSourceConfig, 'name' | 'projectId' | 'logs' | 'clusters' | 'locations' | 'filter' | 'pageSize' | 'settleLag' | 'overlap' | 'keepTypeKey'>;
@@ -58,7 +60,7 @@ export class GkeWindowPoller implements WindowPoller<GkeCursor> {
     }
     const client = await this.deps.client();
     const filter = windowFilter(this.base, fromNs, endNs);
-    const seen = new Set(seenList);
+    const seen = new SeenSet(seenList);
     let resume = cursor.resume;
     let pageToken: string | undefined;
     let maxLagMs = 0;
@@ -73,7 +75,7 @@ export class GkeWindowPoller implements WindowPoller<GkeCursor> {
           const key = seenKey(wire.timestampNs, wire.insertId);
           resume = formatTimeNs(wire.timestampNs); // read up to here, whether new or not
           if (seen.has(key)) continue;
-          seen.add(key);
+          seen.add(key, wire.timestampNs);
         }
         if (!wire.ok) {
           rejects.push({ reason: wire.reason, raw: wire.raw, ref: wire.insertId ?? 'entry without insertId' });
@@ -85,9 +87,14 @@ export class GkeWindowPoller implements WindowPoller<GkeCursor> {
         if (isReject(result)) rejects.push(result);
         else events.push(result);
       }
+      this.deps.progress?.();
       pageToken = page.nextPageToken || undefined;
       if (pageToken) {
-        const next: GkeCursor = { watermark: cursor.watermark, seen: [...seen] };
+        // A restart re-reads from `resume`, and the next window from end − overlap: older keys
+        // are never needed again. This keeps the cursor small through a long backfill.
+        const resumeAt = resume === undefined ? fromNs : parseTimeNs(resume)!;
+        seen.prune(resumeAt < endNs - overlapNs ? resumeAt : endNs - overlapNs);
+        const next: GkeCursor = { watermark: cursor.watermark, seen: seen.list() };
         if (resume !== undefined) next.resume = resume;
         if (cursor.since !== undefined) next.since = cursor.since;
         yield { source: this.config.name, events, rejects, cursor: next };
@@ -96,7 +103,8 @@ export class GkeWindowPoller implements WindowPoller<GkeCursor> {
       // The window is complete: the watermark moves to its end; seen keeps what the next
       // window (from end − overlap) can read again.
       const newWatermark = endNs > watermarkNs ? endNs : watermarkNs;
-      const done: GkeCursor = { watermark: formatTimeNs(newWatermark), seen: pruneSeen(seen, newWatermark - overlapNs) };
+      seen.prune(newWatermark - overlapNs);
+      const done: GkeCursor = { watermark: formatTimeNs(newWatermark), seen: seen.list() };
       if (cursor.since !== undefined && sinceNs !== undefined && sinceNs > newWatermark - overlapNs) done.since = cursor.since;
       if (maxLagMs > 0) this.deps.logger.debug({ source: this.config.name, maxIngestionLagMs: maxLagMs }, 'window read');
       yield { source: this.config.name, events, rejects, cursor: done };

@@ -36,6 +36,7 @@ export class GkeSource implements Source {
         })),
       quota,
       logger,
+      progress: () => ctx.health.sourcePolled(config.name),
     });
     try {
       yield* pollingBatches(
