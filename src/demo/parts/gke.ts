@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { GkeEmulator, loadGkeEntries } from '../../emulators/gke/index.js';
 import { formatTimeNs } from '../../providers/gke/time.js';
 import type { DemoPartFactory } from '../part.js';
 import { SAMPLES_DIR } from '../samples.js';
@@ -15,6 +14,8 @@ const REPLAY_INTERVAL_MS = 10_000;
  * second), and a gke source polling it through the SDK.
  */
 export const gkePart: DemoPartFactory = async ({ logger }) => {
+  // Loaded here, not at the top: every CLI command imports the demo parts, few need gRPC.
+  const { GkeEmulator, loadGkeEntries } = await import('../../emulators/gke/index.js');
   const samples = (await loadGkeEntries(`${SAMPLES_DIR}gke/entries.json`)) as Record<string, unknown>[];
   const emulator = await GkeEmulator.start(fresh(samples, Date.now() - 20_000));
   return {
