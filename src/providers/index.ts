@@ -7,6 +7,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { Clock } from '../util/clock.js';
 import type { QuotaRegistry } from '../util/token-bucket.js';
 import { WebhookSource } from './webhook/source.js';
+import { GkeSource } from './gke/source.js';
 
 export interface SourceContext {
   logger: Logger;
@@ -26,7 +27,7 @@ export interface CreatedSource {
 }
 
 /** Source types this build can run; the others are in the config schema but not implemented yet. */
-export const AVAILABLE_SOURCE_TYPES: ReadonlySet<SourceType> = new Set(['webhook']);
+export const AVAILABLE_SOURCE_TYPES: ReadonlySet<SourceType> = new Set(['webhook', 'gke']);
 
 export function createSource(config: SourceConfig, ctx: SourceContext): CreatedSource {
   const logger = ctx.logger.child({ source: config.name });
@@ -35,6 +36,8 @@ export function createSource(config: SourceConfig, ctx: SourceContext): CreatedS
       const source = new WebhookSource(config, { logger, metrics: ctx.metrics, clock: ctx.clock });
       return { source, receiver: source };
     }
+    case 'gke':
+      return { source: new GkeSource(config, { ...ctx, logger }) };
     default:
       throw new Error(`source type ${config.type} is not available yet in this version`);
   }
