@@ -70,7 +70,7 @@ function pickLevel(r: number): EventLevel {
  * labels and annotations, container env. Values are plain strings, so scrub and rules see
  * realistic shapes, not blobs.
  */
-function padObject(object: Record<string, unknown>, bytes: number, random: () => number): Record<string, unknown> {
+export function padObject(object: Record<string, unknown>, bytes: number, random: () => number): Record<string, unknown> {
   const metadata = { ...((object.metadata as Record<string, unknown> | undefined) ?? {}) };
   const annotations: Record<string, string> = { ...((metadata.annotations as Record<string, string> | undefined) ?? {}) };
   const managedFields: unknown[] = [...((metadata.managedFields as unknown[] | undefined) ?? [])];
