@@ -9,8 +9,8 @@ export interface ProviderBench {
   provider: 'gke' | 'eks' | 'aks';
   /** The source's config block (name `bench`), pointed at the emulator. */
   source: Record<string, unknown>;
-  /** Makes `count` more records visible now, timestamped now (for the latency figure). */
-  addNow(count: number): void;
+  /** Makes `count` more records visible now, timestamped now; returns the auditIDs they become. */
+  addNow(count: number): string[];
   stop(): Promise<void>;
 }
 
@@ -54,8 +54,9 @@ export async function gkeBench(count: number, startMs: number): Promise<Provider
       requestsPerMinute: 1_000_000, // the bridge is measured, not Cloud Logging's 60 per minute
     },
     addNow(n) {
-      emulator.add(gkeEntries(n, Date.now(), 3 + live, `live${live}`));
-      live++;
+      const entries = gkeEntries(n, Date.now(), 3 + live, `live${live++}`);
+      emulator.add(entries);
+      return entries.map((e) => e.insertId as string);
     },
     stop: () => emulator.stop(),
   };
