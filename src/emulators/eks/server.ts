@@ -250,7 +250,7 @@ function decodeToken(token: string): { timestamp: number; ingestionTime: number;
   try {
     const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as unknown;
     if (!Array.isArray(v) || v.length !== 3) return undefined;
-    const [timestamp, ingestionTime, seq] = v.map((x) => (x === null ? -Infinity : x)) as number[];
+    const [timestamp, ingestionTime, seq] = (v as unknown[]).map((x) => (x === null ? -Infinity : x)) as number[];
     if (![timestamp, ingestionTime, seq].every((x) => typeof x === 'number')) return undefined;
     return { timestamp: timestamp!, ingestionTime: ingestionTime!, seq: seq! };
   } catch {
