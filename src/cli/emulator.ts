@@ -16,6 +16,10 @@ export async function emulatorCommand(provider: EmulatorProvider, options: Omit<
   try {
     await (await load()).runFromCli({ ...options, port }, stop.signal);
     return 0;
+  } catch (err) {
+    // Bad data files, fault specs and busy ports are the user's to fix: a message, not a stack.
+    process.stderr.write(`emulator ${provider}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

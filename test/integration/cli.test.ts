@@ -54,7 +54,7 @@ describe('command line', () => {
   });
 
   it('commands of later versions say so and exit 2', async () => {
-    for (const args of [['convert', '--from', 'gke'], ['policy', 'apply', '--policy', 'p.yaml'], ['emulator', 'eks', '--port', '0', '--data', 'd']]) {
+    for (const args of [['convert', '--from', 'gke'], ['policy', 'apply', '--policy', 'p.yaml'], ['emulator', 'aks', '--port', '0', '--data', 'd']]) {
       const result = await runCli(args);
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/not available yet in this version/);
