@@ -106,4 +106,16 @@ server: { host: 127.0.0.1, port: 0 }
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^emulator eks: unknown fault "explode"; known: throttle-every, /);
   });
+
+  it('demo: an EKS source polls the emulator through the real SDK', async () => {
+    const result = await runCli(['demo', '--duration', '4s'], { timeoutMs: 30_000 });
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const eks = lines.filter((l) => (l.annotations as Record<string, string> | undefined)?.cluster_name === 'demo-eks') as unknown as AuditEvent[];
+    expect(eks.length).toBeGreaterThanOrEqual(36); // the samples less the truncated one
+    expect(eks.every((e) => validateEvent(e).length === 0 && e.annotations?.region === 'us-east-1')).toBe(true);
+    expect(new Set(eks.map((e) => `${e.auditID}/${e.stage}`)).size).toBe(eks.length);
+    expect(result.stderr).toMatch(/"source":"demo-eks".*"reason":"truncated message/);
+    expect(result.stderr).not.toMatch(/NodeVersionSupport|no longer support/i);
+  });
 });
