@@ -52,6 +52,18 @@ describe('EKS source against the CloudWatch Logs emulator (real SDK)', () => {
     expect(batches.at(-1)!.cursor!.resume).toBeUndefined();
   });
 
+  it('gets pages of at most 1 MB, as CloudWatch sends them, and follows them to the end', async () => {
+    const now = Date.now();
+    const big = records(7, (i) => now - 5000 + i).map((r) => {
+      const event = JSON.parse(r.message) as Record<string, unknown>;
+      return { ...r, message: JSON.stringify({ ...event, annotations: { padding: 'x'.repeat(300_000) } }) };
+    });
+    const emu = await emulator({ records: big });
+    const batches = await drain(eksSource(eksConfig(emu.url), { quotas: fastQuotas() }).source);
+    expect(auditIDs(batches)).toEqual(Array.from({ length: 7 }, (_, i) => `eks-t-${i}`));
+    expect(emu.requests.map((r) => r.events)).toEqual([3, 3, 1]);
+  });
+
   it('delivers events sharing one millisecond across page boundaries exactly once each', async () => {
     const t = Date.now() - 5000;
     const emu = await emulator({ records: records(11, () => t), faults: 'page-size=3' });

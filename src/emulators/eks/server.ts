@@ -53,12 +53,15 @@ export interface EksEmulatorOptions {
 const JSON_TYPE = 'application/x-amz-json-1.1';
 const TARGET_PREFIX = 'Logs_20140328.';
 const MAX_LIMIT = 10_000;
+/** A page holds at most 1 MB of events, whatever the limit (AWS counts each message plus 26 bytes). */
+const MAX_PAGE_BYTES = 1_048_576;
+const EVENT_OVERHEAD_BYTES = 26;
 
 /**
  * CloudWatch Logs' FilterLogEvents over the JSON protocol (reference/eks.md §2, §4), from records
  * held in memory: POST / with X-Amz-Target Logs_20140328.FilterLogEvents, inclusive start and end
  * on the event timestamp, stream prefix or names, pages ordered by (timestamp, ingestionTime,
- * arrival) with a nextToken until the last page. A record is visible once its ingestionTime has
+ * arrival), at most 10,000 events or 1 MB each, with a nextToken until the last page. A record is visible once its ingestionTime has
  * passed, so late ingestion lands behind a reader's time cursor as it does on AWS. Faults
  * (faults.ts) add throttling, 5xx, empty pages with a nextToken, small pages, latency, and cut or
  * malformed messages. It also answers STS AssumeRole / AssumeRoleWithWebIdentity so the SDK's
@@ -193,8 +196,8 @@ export class EksEmulator {
 
     const limit = Math.min(typeof body.limit === 'number' ? body.limit : MAX_LIMIT, this.faults.pageSize ?? MAX_LIMIT);
     const matches = this.matching(body, position);
-    const page = matches.slice(0, limit);
-    const more = matches.length > limit;
+    const page = pageOf(matches, limit);
+    const more = matches.length > page.length;
     const out: Record<string, unknown> = {
       events: page.map((r) => ({ logStreamName: r.logStreamName, timestamp: r.timestamp, message: r.message, ingestionTime: r.ingestionTime, eventId: r.eventId })),
       searchedLogStreams: [],
@@ -220,6 +223,18 @@ export class EksEmulator {
         compareStored(r, after) > 0,
     );
   }
+}
+
+function pageOf(matches: readonly Stored[], limit: number): Stored[] {
+  const page: Stored[] = [];
+  let bytes = 0;
+  for (const r of matches) {
+    if (page.length >= limit) break;
+    bytes += Buffer.byteLength(r.message) + EVENT_OVERHEAD_BYTES;
+    if (bytes > MAX_PAGE_BYTES && page.length > 0) break;
+    page.push(r);
+  }
+  return page;
 }
 
 function validate(body: Record<string, unknown>): string | undefined {

@@ -40,7 +40,12 @@ export class EksPoller implements WindowPoller<EksCursor> {
     // A checkpoint from another source type or version cannot be trusted to resume from.
     if (!isEksCursor(from)) throw new Error('the checkpoint of this source is not an EKS cursor; remove it to start afresh');
     const window = windowFor(from, ctx.nowMs, this.config.settleLag);
-    if (!window) return; // nothing has settled since the cursor yet
+    if (!window) {
+      // Nothing has settled since the cursor yet. Hand the cursor on anyway so that a first run's
+      // resolved startFrom is checkpointed: a restart must not re-resolve "now" and skip the gap.
+      yield { source: this.config.name, events: [], rejects: [], cursor: from };
+      return;
+    }
     const call = await this.deps.filterLogEvents();
     const { metrics } = this.deps;
     const source = this.config.name;
