@@ -9,8 +9,8 @@ import {
   canonicalMicroTime,
   describe,
   isPlainObject,
+  sortKeys,
   validateEvent,
-  withAnnotations,
   type AuditEvent,
   type Reject,
 } from './event.js';
@@ -73,7 +73,11 @@ export function normalizeEksRecord(record: unknown, context: EksContext = {}, re
     return reject(`invalid event: ${first.path}: ${first.message}${more}${salvage(message)}`);
   }
   canonicalizeTimes(event);
-  return withAnnotations(event, annotationsFor(context));
+  // asTopLevelEvent built a fresh object, so the annotations are set on it rather than on a copy
+  // (withAnnotations' spread of the whole event costs a third of the normalization time).
+  const extra = annotationsFor(context);
+  if (Object.keys(extra).length > 0) event.annotations = sortKeys({ ...(event.annotations ?? {}), ...extra });
+  return event;
 }
 
 /** The annotations every EKS event gets: Falco's ka.cluster.name reads cluster_name. */
