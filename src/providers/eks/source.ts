@@ -1,3 +1,4 @@
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EksSourceConfig } from '../../config/sources/eks.js';
 import { resolveStartFrom } from '../../config/fields.js';
 import type { Health } from '../../pipeline/health.js';
@@ -37,7 +38,7 @@ export class EksSource implements Source {
   readonly name: string;
   readonly pollIntervalMs: number;
   private readonly poller: EksPoller;
-  private call: Promise<FilterLogEvents> | undefined;
+  private client: Promise<{ filterLogEvents: FilterLogEvents; client: CloudWatchLogsClient }> | undefined;
 
   constructor(
     private readonly config: EksSourceConfig,
@@ -50,7 +51,14 @@ export class EksSource implements Source {
     this.poller = new EksPoller(config, {
       metrics: deps.metrics,
       bucket,
-      filterLogEvents: () => (this.call ??= createFilterLogEvents(config, bucket, deps.credentials).then((c) => c.filterLogEvents)),
+      filterLogEvents: async () => {
+        // A failed setup is retried at the next poll rather than remembered.
+        this.client ??= createFilterLogEvents(config, bucket, deps.credentials).catch((err: unknown) => {
+          this.client = undefined;
+          throw err;
+        });
+        return (await this.client).filterLogEvents;
+      },
       context: { cluster: config.cluster, region: config.region, accountId: accountOf(config) },
     });
   }
@@ -59,7 +67,18 @@ export class EksSource implements Source {
     return this.poller.logGroupName;
   }
 
-  batches(from: Cursor | undefined, signal: AbortSignal): AsyncIterable<SourceBatch> {
+  async *batches(from: Cursor | undefined, signal: AbortSignal): AsyncGenerator<SourceBatch> {
+    try {
+      yield* this.polling(from, signal);
+    } finally {
+      // Close the SDK's keep-alive sockets when the source stops; a later run builds a new client.
+      const client = this.client;
+      this.client = undefined;
+      if (client) (await client.catch(() => undefined))?.client.destroy();
+    }
+  }
+
+  private polling(from: Cursor | undefined, signal: AbortSignal): AsyncIterable<SourceBatch> {
     const { clock } = this.deps;
     return pollingBatches(
       this.poller,
