@@ -224,6 +224,18 @@ describe('EKS source credentials (AWS default chain, against the emulator\'s STS
     expect(batches[0]!.events[0]!.annotations?.account_id).toBe('210987654321');
   });
 
+  it('uses the named profile of the shared credentials file', async () => {
+    const dir = await tempDir();
+    isolateChain(dir);
+    process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'credentials');
+    await writeFile(process.env.AWS_SHARED_CREDENTIALS_FILE, '[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = d\n\n[audit]\naws_access_key_id = AKIDAUDITPROFILE\naws_secret_access_key = a\n');
+    const now = Date.now();
+    const emu = await emulator({ records: records(1, () => now - 5000) });
+    const batches = await drain(eksSource(eksConfig(emu.url, { profile: 'audit' }), { quotas: new QuotaRegistry(systemClock), credentials: null }).source);
+    expect(auditIDs(batches)).toEqual(['eks-t-0']);
+    expect(emu.requests.map((r) => r.accessKeyId)).toEqual(['AKIDAUDITPROFILE']);
+  });
+
   it('uses IRSA web identity (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE)', async () => {
     const dir = await tempDir();
     isolateChain(dir);
