@@ -195,9 +195,7 @@ export class EksEmulator {
     }
 
     const limit = Math.min(typeof body.limit === 'number' ? body.limit : MAX_LIMIT, this.faults.pageSize ?? MAX_LIMIT);
-    const matches = this.matching(body, position);
-    const page = pageOf(matches, limit);
-    const more = matches.length > page.length;
+    const { page, more } = this.matching(body, position, limit);
     const out: Record<string, unknown> = {
       events: page.map((r) => ({ logStreamName: r.logStreamName, timestamp: r.timestamp, message: r.message, ingestionTime: r.ingestionTime, eventId: r.eventId })),
       searchedLogStreams: [],
@@ -206,35 +204,46 @@ export class EksEmulator {
     send(200, out, { body, events: page.length, nextToken: more });
   }
 
-  private matching(body: Record<string, unknown>, after: { timestamp: number; ingestionTime: number; seq: number }): Stored[] {
+  /** Matching records after `after`, in order: one page of them, and whether more follow. */
+  private matching(body: Record<string, unknown>, after: { timestamp: number; ingestionTime: number; seq: number }, limit: number): { page: Stored[]; more: boolean } {
     const now = this.now();
     const start = typeof body.startTime === 'number' ? body.startTime : -Infinity;
     const end = typeof body.endTime === 'number' ? body.endTime : Infinity;
     const prefix = typeof body.logStreamNamePrefix === 'string' ? body.logStreamNamePrefix : undefined;
     const names = Array.isArray(body.logStreamNames) ? new Set(body.logStreamNames as string[]) : undefined;
-    return this.records.filter(
-      (r) =>
-        r.logGroupName === body.logGroupName &&
-        r.ingestionTime <= now &&
-        r.timestamp >= start &&
-        r.timestamp <= end && // both bounds inclusive, as on AWS
-        (prefix === undefined || r.logStreamName.startsWith(prefix)) &&
-        (names === undefined || names.has(r.logStreamName)) &&
-        compareStored(r, after) > 0,
-    );
+    const page: Stored[] = [];
+    let bytes = 0;
+    // Records are sorted: skip to the first one past the token and past startTime, stop past endTime.
+    for (let i = this.firstAfter(after, start); i < this.records.length; i++) {
+      const r = this.records[i]!;
+      if (r.timestamp > end) break; // both bounds inclusive, as on AWS
+      if (
+        r.logGroupName !== body.logGroupName ||
+        r.ingestionTime > now ||
+        (prefix !== undefined && !r.logStreamName.startsWith(prefix)) ||
+        (names !== undefined && !names.has(r.logStreamName))
+      ) {
+        continue;
+      }
+      bytes += Buffer.byteLength(r.message) + EVENT_OVERHEAD_BYTES;
+      if (page.length >= limit || (bytes > MAX_PAGE_BYTES && page.length > 0)) return { page, more: true };
+      page.push(r);
+    }
+    return { page, more: false };
   }
-}
 
-function pageOf(matches: readonly Stored[], limit: number): Stored[] {
-  const page: Stored[] = [];
-  let bytes = 0;
-  for (const r of matches) {
-    if (page.length >= limit) break;
-    bytes += Buffer.byteLength(r.message) + EVENT_OVERHEAD_BYTES;
-    if (bytes > MAX_PAGE_BYTES && page.length > 0) break;
-    page.push(r);
+  private firstAfter(after: { timestamp: number; ingestionTime: number; seq: number }, startTime: number): number {
+    let lo = 0;
+    let hi = this.records.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = this.records[mid]!;
+      if (compareStored(r, after) <= 0 || r.timestamp < startTime) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
-  return page;
+
 }
 
 function validate(body: Record<string, unknown>): string | undefined {
