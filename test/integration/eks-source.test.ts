@@ -149,6 +149,23 @@ describe('EKS source against the CloudWatch Logs emulator (real SDK)', () => {
     }
   });
 
+  it('with the emulator\'s late-ingestion fault, late records are delivered once when they appear, and counted', async () => {
+    const clock = new ManualClock(Date.now());
+    const emu = await emulator({ now: () => clock.now(), faults: 'late-every=3,late-ms=3000,latency-ms=5' });
+    const t0 = clock.now();
+    emu.add(records(9, (i) => t0 + i * 10));
+    const config = eksConfig(emu.url, { settleLag: '500ms', overlap: '5s', startFrom: '-1s' });
+    const quotas = fastQuotas();
+    const metrics = new Metrics();
+    clock.time = t0 + 1000;
+    const first = await drain(eksSource(config, { clock, quotas, metrics }).source);
+    expectEachOnce(auditIDs(first), ['eks-t-0', 'eks-t-1', 'eks-t-3', 'eks-t-4', 'eks-t-6', 'eks-t-7']);
+    clock.time = t0 + 4000;
+    const second = await drain(eksSource(config, { clock, quotas, metrics }).source, lastCursor(first));
+    expectEachOnce(auditIDs(second), ['eks-t-2', 'eks-t-5', 'eks-t-8']);
+    expect((await metrics.lateEvents.get()).values[0]?.value).toBe(3);
+  });
+
   it('retries 5xx answers from the cursor and counts them by code', async () => {
     const now = Date.now();
     const emu = await emulator({ records: records(9, (i) => now - 5000 + i * 10), faults: 'error-every=2,page-size=2' });
