@@ -17,7 +17,7 @@ export async function emulatorCommand(provider: EmulatorProvider, options: Omit<
     await (await load()).runFromCli({ ...options, port }, stop.signal);
     return 0;
   } catch (err) {
-    // A bad --data file or --faults spec: say what, without a stack trace.
+    // Bad data files, fault specs and busy ports are the user's to fix: a message, not a stack.
     process.stderr.write(`emulator ${provider}: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   } finally {

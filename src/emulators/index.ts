@@ -25,3 +25,4 @@ export type EmulatorProvider = 'gke' | 'eks' | 'aks';
 /** Each provider registers its emulator here (a lazy import). */
 export const emulators: Partial<Record<EmulatorProvider, () => Promise<EmulatorModule>>> = {};
 emulators.gke = async () => (await import('./gke/index.js')).gkeEmulatorModule;
+emulators.eks = async () => (await import('./eks/index.js')).eksEmulatorModule;
