@@ -34,4 +34,6 @@ export interface Converter {
 export type ConverterProvider = 'gke' | 'eks' | 'aks';
 
 /** Each provider registers its converter here (a lazy import, so the CLI loads only what it uses). */
-export const converters: Partial<Record<ConverterProvider, () => Promise<Converter>>> = {};
+export const converters: Partial<Record<ConverterProvider, () => Promise<Converter>>> = {
+  aks: async () => (await import('./aks-convert.js')).aksConverter,
+};
