@@ -23,4 +23,6 @@ export interface EmulatorModule {
 export type EmulatorProvider = 'gke' | 'eks' | 'aks';
 
 /** Each provider registers its emulator here (a lazy import). */
-export const emulators: Partial<Record<EmulatorProvider, () => Promise<EmulatorModule>>> = {};
+export const emulators: Partial<Record<EmulatorProvider, () => Promise<EmulatorModule>>> = {
+  aks: async () => (await import('./aks/index.js')).aksEmulatorModule,
+};

@@ -1,0 +1,569 @@
+// A deliberately small, strict KQL subset: what the bridge's own queries use (src/providers/aks/query.ts)
+// plus a few neighbours useful by hand. Anything else is a syntax or semantic error (HTTP 400
+// BadArgumentError), never a silent guess. Understood:
+//
+//   <Table> ( | <operator> )*
+//   operators:   where E | extend N = E, ... | project N [= E], ... | top K by E [asc|desc], ...
+//                | sort by / order by E [asc|desc], ... | take K | limit K | count
+//   expressions: E or E, E and E, not(E), ( E ),
+//                E == E, != , =~ (case-insensitive), !~, <, <=, >, >=, E in ("a", "b")
+//                "text" and 'text' (backslash escapes), integers, datetime(2026-01-02T03:04:05.1234567Z),
+//                column names, ingestion_time(), tostring(E), strcat(E, ...), strcmp(E, E),
+//                extract('regex', group, E), tolower(E), isempty(E), isnotempty(E)
+//
+// Datetimes are compared at 100 ns (ticks); tostring() renders them with 7 fractional digits.
+import { formatTicks, parseTicks } from '../../providers/aks/kusto-time.js';
+
+export class KqlError extends Error {
+  constructor(
+    message: string,
+    /** SyntaxError (the text) or SemanticError (a name that does not resolve). */
+    readonly kind: 'SyntaxError' | 'SemanticError',
+  ) {
+    super(message);
+    this.name = 'KqlError';
+  }
+}
+
+/** A datetime value: 100 ns ticks since the epoch. */
+export class KTime {
+  constructor(readonly ticks: bigint) {}
+}
+
+export type Value = string | number | boolean | null | KTime;
+export type ColumnType = 'string' | 'datetime' | 'dynamic' | 'long' | 'int' | 'real' | 'bool';
+
+/** A row under evaluation: the table's cells and the query's extended names. */
+export interface EvalRow {
+  cells: Record<string, unknown>;
+  /** ingestion_time() of the row. */
+  ingestion: KTime;
+  vars?: Map<string, Value>;
+}
+
+export interface TableSchema {
+  types: Record<string, ColumnType>;
+}
+
+type Expr = (row: EvalRow) => Value;
+interface Compiled {
+  eval: Expr;
+  type: ColumnType;
+}
+
+// --- lexer --------------------------------------------------------------------------------
+
+type Token =
+  | { t: 'ident'; v: string; at: number }
+  | { t: 'num'; v: number; at: number }
+  | { t: 'str'; v: string; at: number }
+  | { t: 'time'; v: string; at: number }
+  | { t: 'op'; v: string; at: number };
+
+const OPS = ['==', '!=', '=~', '!~', '<=', '>=', '|', ',', '(', ')', '<', '>', '='];
+
+function lex(text: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+      continue;
+    }
+    const at = i;
+    if (/[A-Za-z_]/.test(c)) {
+      let j = i + 1;
+      while (j < text.length && /[A-Za-z0-9_]/.test(text[j]!)) j++;
+      const word = text.slice(i, j);
+      i = j;
+      if (word === 'datetime' && text[i] === '(') {
+        const close = text.indexOf(')', i);
+        if (close < 0) throw new KqlError(`unterminated datetime( at ${at}`, 'SyntaxError');
+        out.push({ t: 'time', v: text.slice(i + 1, close).trim(), at });
+        i = close + 1;
+      } else out.push({ t: 'ident', v: word, at });
+      continue;
+    }
+    if (/[0-9]/.test(c)) {
+      let j = i;
+      while (j < text.length && /[0-9]/.test(text[j]!)) j++;
+      out.push({ t: 'num', v: Number(text.slice(i, j)), at });
+      i = j;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      let j = i + 1;
+      let value = '';
+      for (;;) {
+        if (j >= text.length) throw new KqlError(`unterminated string at ${at}`, 'SyntaxError');
+        const d = text[j]!;
+        if (d === c) break;
+        if (d === '\\') {
+          const e = text[j + 1];
+          value += e === 'n' ? '\n' : e === 'r' ? '\r' : e === 't' ? '\t' : (e ?? '');
+          j += 2;
+          continue;
+        }
+        value += d;
+        j++;
+      }
+      out.push({ t: 'str', v: value, at });
+      i = j + 1;
+      continue;
+    }
+    const op = OPS.find((o) => text.startsWith(o, i));
+    if (!op) throw new KqlError(`unexpected character ${JSON.stringify(c)} at ${at}`, 'SyntaxError');
+    out.push({ t: 'op', v: op, at });
+    i += op.length;
+  }
+  return out;
+}
+
+// --- parser -------------------------------------------------------------------------------
+
+export interface SortKey {
+  expr: Compiled;
+  desc: boolean;
+}
+
+export type Operator =
+  | { op: 'where'; pred: Compiled }
+  | { op: 'extend'; items: { name: string; expr: Compiled }[] }
+  | { op: 'project'; items: { name: string; expr: Compiled }[] }
+  | { op: 'top'; n: number; keys: SortKey[] }
+  | { op: 'sort'; keys: SortKey[] }
+  | { op: 'take'; n: number }
+  | { op: 'count' };
+
+export interface ParsedQuery {
+  table: string;
+  operators: Operator[];
+}
+
+/**
+ * Parses a query against the schemas of the tables it may name; names are resolved here, so an
+ * unknown table or column is an error before any row is read.
+ */
+export function parseQuery(text: string, schemas: ReadonlyMap<string, TableSchema>): ParsedQuery {
+  const tokens = lex(text);
+  let pos = 0;
+  const peek = (): Token | undefined => tokens[pos];
+  const fail = (what: string): never => {
+    const tok = peek();
+    throw new KqlError(`expected ${what} ${tok ? `at ${tok.at}, found ${JSON.stringify(String(tok.v))}` : 'at the end of the query'}`, 'SyntaxError');
+  };
+  const isOp = (v: string): boolean => peek()?.t === 'op' && peek()!.v === v;
+  const isWord = (v: string): boolean => peek()?.t === 'ident' && peek()!.v === v;
+  const expectOp = (v: string): void => {
+    if (!isOp(v)) fail(`"${v}"`);
+    pos++;
+  };
+  const ident = (what: string): string => {
+    const tok = peek();
+    if (tok?.t !== 'ident') return fail(what);
+    pos++;
+    return tok.v;
+  };
+  const integer = (): number => {
+    const tok = peek();
+    if (tok?.t !== 'num') return fail('a number');
+    pos++;
+    return tok.v;
+  };
+
+  const tableName = ident('a table name');
+  const schema = schemas.get(tableName);
+  if (!schema) throw new KqlError(`Failed to resolve table expression named '${tableName}'`, 'SemanticError');
+  // Names in scope and their types; extend and project change it as the query goes.
+  let scope = new Map<string, ColumnType>(Object.entries(schema.types));
+
+  const column = (name: string): Compiled => {
+    const type = scope.get(name);
+    if (!type) throw new KqlError(`Failed to resolve scalar expression named '${name}'`, 'SemanticError');
+    const eval_: Expr = (row) => {
+      if (row.vars?.has(name)) return row.vars.get(name)!;
+      return cellValue(row.cells[name], type);
+    };
+    return { eval: eval_, type };
+  };
+
+  const call = (name: string): Compiled => {
+    expectOp('(');
+    const args: Compiled[] = [];
+    if (!isOp(')')) {
+      args.push(expr());
+      while (isOp(',')) {
+        pos++;
+        args.push(expr());
+      }
+    }
+    expectOp(')');
+    const arity = (n: number): void => {
+      if (args.length !== n) throw new KqlError(`${name}() takes ${n} argument${n === 1 ? '' : 's'}, got ${args.length}`, 'SemanticError');
+    };
+    switch (name) {
+      case 'ingestion_time':
+        arity(0);
+        return { eval: (row) => row.ingestion, type: 'datetime' };
+      case 'tostring': {
+        arity(1);
+        const a = args[0]!;
+        return { eval: (row) => toText(a.eval(row)), type: 'string' };
+      }
+      case 'tolower': {
+        arity(1);
+        const a = args[0]!;
+        return { eval: (row) => toText(a.eval(row)).toLowerCase(), type: 'string' };
+      }
+      case 'strcat':
+        if (args.length < 1) arity(1);
+        return { eval: (row) => args.map((a) => toText(a.eval(row))).join(''), type: 'string' };
+      case 'strcmp': {
+        arity(2);
+        const [a, b] = args as [Compiled, Compiled];
+        return {
+          eval: (row) => {
+            const x = toText(a.eval(row));
+            const y = toText(b.eval(row));
+            return x < y ? -1 : x > y ? 1 : 0;
+          },
+          type: 'int',
+        };
+      }
+      case 'isempty':
+      case 'isnotempty': {
+        arity(1);
+        const a = args[0]!;
+        const want = name === 'isempty';
+        return { eval: (row) => (toText(a.eval(row)) === '') === want, type: 'bool' };
+      }
+      case 'extract': {
+        arity(3);
+        const [re, group, source] = args as [Compiled, Compiled, Compiled];
+        const pattern = re.eval({ cells: {}, ingestion: new KTime(0n) });
+        const n = group.eval({ cells: {}, ingestion: new KTime(0n) });
+        if (typeof pattern !== 'string' || typeof n !== 'number') {
+          throw new KqlError('extract() takes a constant regex and a constant group number', 'SemanticError');
+        }
+        let regex: RegExp;
+        try {
+          regex = new RegExp(pattern);
+        } catch (err) {
+          throw new KqlError(`extract(): bad regex: ${(err as Error).message}`, 'SemanticError');
+        }
+        return { eval: (row) => regex.exec(toText(source.eval(row)))?.[n] ?? '', type: 'string' };
+      }
+      default:
+        throw new KqlError(`Unknown function: '${name}'`, 'SemanticError');
+    }
+  };
+
+  const primary = (): Compiled => {
+    const tok = peek();
+    if (!tok) return fail('an expression');
+    if (tok.t === 'op' && tok.v === '(') {
+      pos++;
+      const inner = expr();
+      expectOp(')');
+      return inner;
+    }
+    pos++;
+    switch (tok.t) {
+      case 'num':
+        return { eval: () => tok.v, type: 'long' };
+      case 'str':
+        return { eval: () => tok.v, type: 'string' };
+      case 'time': {
+        const ticks = parseTicks(tok.v);
+        if (ticks === undefined) throw new KqlError(`bad datetime literal ${JSON.stringify(tok.v)} at ${tok.at}`, 'SyntaxError');
+        const value = new KTime(ticks);
+        return { eval: () => value, type: 'datetime' };
+      }
+      case 'ident':
+        if (tok.v === 'not' && isOp('(')) {
+          pos++;
+          const inner = expr();
+          expectOp(')');
+          return { eval: (row) => !truthy(inner.eval(row)), type: 'bool' };
+        }
+        if (isOp('(')) return call(tok.v);
+        return column(tok.v);
+      default:
+        pos--;
+        return fail('an expression');
+    }
+  };
+
+  const comparison = (): Compiled => {
+    const left = primary();
+    const tok = peek();
+    if (tok?.t === 'op' && ['==', '!=', '=~', '!~', '<', '<=', '>', '>='].includes(tok.v)) {
+      pos++;
+      const right = primary();
+      const cmp = tok.v;
+      return { eval: (row) => compare(cmp, left.eval(row), right.eval(row)), type: 'bool' };
+    }
+    if (tok?.t === 'ident' && tok.v === 'in') {
+      pos++;
+      const list = literalList();
+      return { eval: (row) => list.has(toText(left.eval(row))), type: 'bool' };
+    }
+    return left;
+  };
+
+  const literalList = (): Set<string> => {
+    expectOp('(');
+    const values = new Set<string>();
+    for (;;) {
+      const tok = peek();
+      if (tok?.t !== 'str') return fail('a string literal in the in (...) list');
+      values.add(tok.v);
+      pos++;
+      if (isOp(',')) {
+        pos++;
+        continue;
+      }
+      break;
+    }
+    expectOp(')');
+    return values;
+  };
+
+  const conjunction = (): Compiled => {
+    let left = comparison();
+    while (isWord('and')) {
+      pos++;
+      const a = left;
+      const b = comparison();
+      left = { eval: (row) => truthy(a.eval(row)) && truthy(b.eval(row)), type: 'bool' };
+    }
+    return left;
+  };
+
+  function expr(): Compiled {
+    let left = conjunction();
+    while (isWord('or')) {
+      pos++;
+      const a = left;
+      const b = conjunction();
+      left = { eval: (row) => truthy(a.eval(row)) || truthy(b.eval(row)), type: 'bool' };
+    }
+    return left;
+  }
+
+  const sortKeys = (): SortKey[] => {
+    if (!isWord('by')) fail('"by"');
+    pos++;
+    const keys: SortKey[] = [];
+    for (;;) {
+      const e = expr();
+      let desc = true; // Kusto's default order for sort and top is descending
+      if (isWord('asc') || isWord('desc')) {
+        desc = peek()!.v === 'desc';
+        pos++;
+      }
+      keys.push({ expr: e, desc });
+      if (!isOp(',')) break;
+      pos++;
+    }
+    return keys;
+  };
+
+  const assignments = (allowBare: boolean): { name: string; expr: Compiled }[] => {
+    const items: { name: string; expr: Compiled }[] = [];
+    for (;;) {
+      const name = ident('a column name');
+      if (isOp('=')) {
+        pos++;
+        items.push({ name, expr: expr() });
+      } else if (allowBare) items.push({ name, expr: column(name) });
+      else fail('"=" (extend needs name = expression)');
+      if (!isOp(',')) break;
+      pos++;
+    }
+    return items;
+  };
+
+  const operators: Operator[] = [];
+  while (pos < tokens.length) {
+    expectOp('|');
+    const name = ident('an operator (where, extend, project, top, sort, take, count)');
+    switch (name) {
+      case 'where':
+        operators.push({ op: 'where', pred: expr() });
+        break;
+      case 'extend': {
+        const items = assignments(false);
+        for (const item of items) scope.set(item.name, item.expr.type);
+        operators.push({ op: 'extend', items });
+        break;
+      }
+      case 'project': {
+        const items = assignments(true);
+        scope = new Map(items.map((i) => [i.name, i.expr.type]));
+        operators.push({ op: 'project', items });
+        break;
+      }
+      case 'top': {
+        const n = integer();
+        operators.push({ op: 'top', n, keys: sortKeys() });
+        break;
+      }
+      case 'sort':
+      case 'order':
+        operators.push({ op: 'sort', keys: sortKeys() });
+        break;
+      case 'take':
+      case 'limit':
+        operators.push({ op: 'take', n: integer() });
+        break;
+      case 'count':
+        scope = new Map([['Count', 'long']]);
+        operators.push({ op: 'count' });
+        break;
+      default:
+        throw new KqlError(`unsupported operator '${name}' (this emulator understands where, extend, project, top, sort, take, count)`, 'SyntaxError');
+    }
+  }
+  return { table: tableName, operators };
+}
+
+// --- evaluation ---------------------------------------------------------------------------
+
+export interface ResultTable {
+  columns: { name: string; type: ColumnType }[];
+  rows: unknown[][];
+}
+
+/** Runs a parsed query over the rows of its table; cells come out as the query API writes them. */
+export function runQuery(query: ParsedQuery, rows: readonly EvalRow[], schema: TableSchema): ResultTable {
+  let current: EvalRow[] = rows.slice();
+  let projected: { name: string; expr: Compiled }[] | undefined;
+  for (const operator of query.operators) {
+    switch (operator.op) {
+      case 'where':
+        current = current.filter((r) => truthy(operator.pred.eval(r)));
+        break;
+      case 'extend':
+        current = current.map((r) => {
+          const vars = new Map(r.vars);
+          const next = { ...r, vars };
+          for (const item of operator.items) vars.set(item.name, item.expr.eval(next));
+          return next;
+        });
+        break;
+      case 'project': {
+        const items = operator.items;
+        current = current.map((r) => {
+          const vars = new Map<string, Value>();
+          for (const item of items) vars.set(item.name, item.expr.eval(r));
+          // Projected rows see only the projected names.
+          return { cells: {}, ingestion: r.ingestion, vars };
+        });
+        projected = items;
+        break;
+      }
+      case 'top':
+        current = sortRows(current, operator.keys).slice(0, operator.n);
+        break;
+      case 'sort':
+        current = sortRows(current, operator.keys);
+        break;
+      case 'take':
+        current = current.slice(0, operator.n);
+        break;
+      case 'count':
+        return { columns: [{ name: 'Count', type: 'long' }], rows: [[current.length]] };
+    }
+  }
+  if (!projected) {
+    const names = Object.keys(schema.types);
+    return {
+      columns: names.map((name) => ({ name, type: schema.types[name]! })),
+      rows: current.map((r) => names.map((name) => wireCell(r.vars?.has(name) ? r.vars.get(name)! : cellValue(r.cells[name], schema.types[name]!), schema.types[name]!))),
+    };
+  }
+  const columns = projected.map((p) => ({ name: p.name, type: p.expr.type }));
+  return { columns, rows: current.map((r) => columns.map((c) => wireCell(r.vars!.get(c.name) ?? null, c.type))) };
+}
+
+function sortRows(rows: EvalRow[], keys: SortKey[]): EvalRow[] {
+  const decorated = rows.map((row) => ({ row, values: keys.map((k) => k.expr.eval(row)) }));
+  decorated.sort((a, b) => {
+    for (let i = 0; i < keys.length; i++) {
+      const c = order(a.values[i]!, b.values[i]!);
+      if (c !== 0) return keys[i]!.desc ? -c : c;
+    }
+    return 0;
+  });
+  return decorated.map((d) => d.row);
+}
+
+/** A stored cell as a value of its column's type (the data holds datetimes as text). */
+export function cellValue(cell: unknown, type: ColumnType): Value {
+  if (cell === undefined || cell === null) return null;
+  if (type === 'datetime') {
+    if (cell instanceof KTime) return cell;
+    const ticks = typeof cell === 'string' ? parseTicks(cell) : undefined;
+    return ticks === undefined ? null : new KTime(ticks);
+  }
+  if (typeof cell === 'object') return JSON.stringify(cell);
+  return cell as Value;
+}
+
+/** How the query API writes a cell: datetimes as 7-digit text, dynamic values as JSON text. */
+function wireCell(value: Value, type: ColumnType): unknown {
+  if (value instanceof KTime) return formatTicks(value.ticks);
+  if (type === 'dynamic' && value !== null && typeof value !== 'string') return JSON.stringify(value);
+  return value;
+}
+
+function toText(v: Value): string {
+  if (v === null) return '';
+  if (v instanceof KTime) return formatTicks(v.ticks);
+  return String(v);
+}
+
+function truthy(v: Value): boolean {
+  return v === true;
+}
+
+function order(a: Value, b: Value): number {
+  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
+  if (a instanceof KTime && b instanceof KTime) return a.ticks < b.ticks ? -1 : a.ticks > b.ticks ? 1 : 0;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  const x = toText(a);
+  const y = toText(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function compare(op: string, a: Value, b: Value): boolean {
+  if (op === '=~' || op === '!~') {
+    const same = toText(a).toLowerCase() === toText(b).toLowerCase();
+    return op === '=~' ? same : !same;
+  }
+  if (a === null || b === null) return op === '!=' ? a !== b : false;
+  if ((a instanceof KTime) !== (b instanceof KTime)) {
+    throw new KqlError('cannot compare a datetime with a value of another type', 'SemanticError');
+  }
+  const c = order(a, b);
+  switch (op) {
+    case '==':
+      return c === 0;
+    case '!=':
+      return c !== 0;
+    case '<':
+      return c < 0;
+    case '<=':
+      return c <= 0;
+    case '>':
+      return c > 0;
+    default:
+      return c >= 0;
+  }
+}
