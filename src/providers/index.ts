@@ -6,6 +6,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Clock } from '../util/clock.js';
 import type { QuotaRegistry } from '../util/token-bucket.js';
+import { AksSource } from './aks/source.js';
 import { WebhookSource } from './webhook/source.js';
 
 export interface SourceContext {
@@ -26,7 +27,7 @@ export interface CreatedSource {
 }
 
 /** Source types this build can run; the others are in the config schema but not implemented yet. */
-export const AVAILABLE_SOURCE_TYPES: ReadonlySet<SourceType> = new Set(['webhook']);
+export const AVAILABLE_SOURCE_TYPES: ReadonlySet<SourceType> = new Set(['webhook', 'aks']);
 
 export function createSource(config: SourceConfig, ctx: SourceContext): CreatedSource {
   const logger = ctx.logger.child({ source: config.name });
@@ -35,6 +36,8 @@ export function createSource(config: SourceConfig, ctx: SourceContext): CreatedS
       const source = new WebhookSource(config, { logger, metrics: ctx.metrics, clock: ctx.clock });
       return { source, receiver: source };
     }
+    case 'aks':
+      return { source: new AksSource(config, { ...ctx, logger }) };
     default:
       throw new Error(`source type ${config.type} is not available yet in this version`);
   }
