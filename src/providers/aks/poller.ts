@@ -152,9 +152,9 @@ export class AksPoller implements WindowPoller<AksCursor> {
       throw new AksQueryError(err, this.config.table);
     }
     if (result.status === 'PartialFailure') {
-      const detail = JSON.stringify(result.partialError ?? {});
-      const limit = /E_QUERY_RESULT_SET_TOO_LARGE|exceeded/i.test(detail) ? 'result_limit' : 'partial';
-      return { limit, detail: detail.slice(0, 500) };
+      // The SDK drops the innererror that would say which limit was hit, so every partial result
+      // is treated alike: its rows are not trusted, its window is split.
+      return { limit: 'partial', detail: JSON.stringify(result.partialError ?? {}).slice(0, 500) };
     }
     const table = result.tables[0];
     if (!table) return { rows: [] };
