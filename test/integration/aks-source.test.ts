@@ -157,6 +157,29 @@ describe('AKS source against the Log Analytics emulator', () => {
     expect(new Set(emulator.queries.map((q) => q.token))).toEqual(new Set([grant.accessToken]));
   });
 
+  it('authenticates with a managed identity (App Service endpoint from IDENTITY_ENDPOINT)', async () => {
+    const clock = new VirtualClock(Date.now());
+    const emulator = await startEmulator(aksAuditRows(clock.now()), { now: () => clock.now() });
+    const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+    process.env.IDENTITY_ENDPOINT = emulator.msiEndpoint;
+    process.env.IDENTITY_HEADER = 'emulated-identity-header';
+    try {
+      const { source } = await aksSource(emulator, { credential: { type: 'managedIdentity', clientId: CLIENT } }, { clock });
+      const out = await drain(source);
+      expect(out.events.length).toBeGreaterThan(0);
+    } finally {
+      for (const [key, value] of [['IDENTITY_ENDPOINT', saved.endpoint], ['IDENTITY_HEADER', saved.header]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+    const grant = emulator.tokenCalls.find((t) => t.accessToken !== '')!;
+    expect(grant.path).toBe('/msi/token');
+    expect(grant.clientId).toBe(CLIENT);
+    expect(grant.scope).toBe('https://api.loganalytics.io');
+    expect(new Set(emulator.queries.map((q) => q.token))).toEqual(new Set([grant.accessToken]));
+  });
+
   it('turns a refused query into an error with the service message, classified by status', async () => {
     const clock = new VirtualClock(Date.now());
     const emulator = await startEmulator([], { now: () => clock.now() });
