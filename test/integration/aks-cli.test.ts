@@ -99,3 +99,16 @@ server: { host: 127.0.0.1, port: 0 }
     expect(JSON.stringify(checkpoint)).toMatch(/"ingested":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z"/);
   });
 });
+
+describe('kube-audit-bridge demo, AKS part', () => {
+  it('polls the Log Analytics emulator: the AKSAudit samples arrive as Events of their clusters', async () => {
+    const result = await runCli(['demo', '--duration', '5s'], { timeoutMs: 40_000 });
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { annotations?: Record<string, string>; rule?: string });
+    const aks = lines.filter((l) => l.rule === undefined && l.annotations?.resource_id?.includes('/managedclusters/'));
+    // 46 AKSAudit sample rows per ingestion round, all of them valid Events.
+    expect(aks.length).toBeGreaterThanOrEqual(46);
+    expect(new Set(aks.map((e) => e.annotations?.cluster_name))).toEqual(new Set(['kubetest', 'kubeauditlogtestcluster', 'kab-demo-aks', 'test-cluster']));
+    expect(result.stderr).toMatch(/"part":"aks".*Log Analytics emulator listening/);
+  });
+});
