@@ -1,6 +1,7 @@
 import type { Suite } from '../harness.js';
+import { aksSuite } from './aks.js';
 import { rulesSuite } from './rules.js';
 import { webhookSinkSuite } from './webhook-sink.js';
 
 /** Every benchmark suite; `npm run bench -- --only NAME` runs one. Each capability adds its own. */
-export const suites: Suite[] = [webhookSinkSuite, rulesSuite];
+export const suites: Suite[] = [webhookSinkSuite, rulesSuite, aksSuite];
