@@ -93,11 +93,11 @@ describe('AKS source against the Log Analytics emulator', () => {
     expect(await metricValue(metrics.querySplits, { source: 'aks-test', reason })).toBeGreaterThan(0);
   });
 
-  // Every third call: each retried poll first re-reads its overlap (one page here), then advances.
+  // Every other call: a retried poll resumes after its last page rather than re-reading its overlap.
   it('on 429 honours Retry-After, pauses the shared bucket and carries on', async () => {
     const clock = new VirtualClock(Date.now());
     const rows = aksAuditRows(clock.now());
-    const emulator = await startEmulator(rows, { now: () => clock.now(), faults: { throttleEvery: 3, retryAfter: 7 } });
+    const emulator = await startEmulator(rows, { now: () => clock.now(), faults: { throttleEvery: 2, retryAfter: 7 } });
     const { source, metrics, quotas } = await aksSource(emulator, { pageSize: 10 }, { clock });
     const started = clock.now();
     const out = await drain(source);
@@ -110,6 +110,27 @@ describe('AKS source against the Log Analytics emulator', () => {
     // The bucket is the one every source on this identity draws from.
     const bucket = quotas.bucket(`aks:clientSecret:${TENANT}:${CLIENT}`, 1, 1);
     expect(bucket.capacity).toBe(200);
+  });
+
+  it('survives damaged rows, 500s and late-visible rows from the emulator\'s faults', async () => {
+    const clock = new VirtualClock(Date.now());
+    const rows = stamp(sampleRows('azurediagnostics-rows.json').slice(0, 45), clock.now() - 60 * MIN, 60_000);
+    const faults = { malformedEvery: 10, truncateEvery: 7, lateEvery: 9, lateMs: 30 * MIN, errorEvery: 4 };
+    const emulator = await startEmulator(rows, { now: () => clock.now(), table: 'AzureDiagnostics', faults });
+    const { source, metrics } = await aksSource(emulator, { table: 'AzureDiagnostics', categories: ['kube-audit', 'kube-audit-admin'], pageSize: 8, overlap: '60m' }, { clock });
+    const first = await drain(source);
+    clock.advance(31 * MIN);
+    const second = await drain(source, first.cursors.at(-1));
+    const rejects = [...first.rejects, ...second.rejects];
+    const events = [...first.events, ...second.events];
+    // Rows 7, 14, ... are cut at 32,766 bytes; 10, 20, ... are not JSON (70 would be both).
+    expect(rejects.filter((r) => r.reason.startsWith('log_s truncated by Azure Diagnostics')).length).toBe(6);
+    expect(rejects.filter((r) => r.reason.startsWith('log_s is not valid JSON')).length).toBe(4);
+    expect(events.length + rejects.length).toBe(45);
+    // Rows 9, 18, ... show up 30 minutes after their ingestion time; 36 and 45 (ingested 25 and 16
+    // minutes ago) were not there for the first poll: the second one's overlap found them.
+    expect(await metricValue(metrics.lateEvents, { source: 'aks-test' })).toBe(2);
+    expect(await metricValue(metrics.apiErrors, { source: 'aks-test', code: '500' })).toBeGreaterThan(0);
   });
 
   it('reads AzureDiagnostics by category, rejecting the log_s cut at 32,766 bytes with its reason', async () => {

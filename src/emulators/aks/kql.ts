@@ -9,9 +9,10 @@
 //                E == E, != , =~ (case-insensitive), !~, <, <=, >, >=, E in ("a", "b")
 //                "text" and 'text' (backslash escapes), integers, datetime(2026-01-02T03:04:05.1234567Z),
 //                column names, ingestion_time(), tostring(E), strcat(E, ...), strcmp(E, E),
-//                extract('regex', group, E), tolower(E), isempty(E), isnotempty(E)
+//                extract('regex', group, E), hash(E), tolower(E), isempty(E), isnotempty(E)
 //
 // Datetimes are compared at 100 ns (ticks); tostring() renders them with 7 fractional digits.
+import { createHash } from 'node:crypto';
 import { formatTicks, parseTicks } from '../../providers/aks/kusto-time.js';
 
 export class KqlError extends Error {
@@ -234,6 +235,12 @@ export function parseQuery(text: string, schemas: ReadonlyMap<string, TableSchem
           },
           type: 'int',
         };
+      }
+      case 'hash': {
+        // Kusto's hash() is xxhash64; any stable 64-bit hash serves the bridge's keys.
+        arity(1);
+        const a = args[0]!;
+        return { eval: (row) => createHash('sha256').update(toText(a.eval(row))).digest().readBigInt64BE(0).toString(), type: 'long' };
       }
       case 'isempty':
       case 'isnotempty': {

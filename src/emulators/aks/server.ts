@@ -338,7 +338,7 @@ function tableOf(row: Record<string, unknown>, fallback: EmulatedTable | undefin
 /** Row-level faults: a damaged cell (malformed-every) or a log_s cut as Azure Diagnostics cuts it. */
 function damage(cells: Record<string, unknown>, table: EmulatedTable, n: number, faults: AksFaults): Record<string, unknown> {
   if (every(faults.malformedEvery, n)) {
-    if (table === 'AzureDiagnostics') cells.log_s = '{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":';
+    if (table === 'AzureDiagnostics') cells.log_s = `{"kind":"Event","apiVersion":"audit.k8s.io/v1","note":"damaged row ${n}","auditID":`;
     else cells.User = '{"username": broken';
   }
   if (every(faults.truncateEvery, n)) {

@@ -20,6 +20,12 @@ import { buildPageQuery, type LowerBound, type QueryScope } from './query.js';
 export interface AksCursor extends Record<string, unknown> {
   ingested: string;
   seen: Record<string, string[]>;
+  /**
+   * Set while a poll is part-way through its window: the last row read (ingestion time, key). A
+   * poll that failed or a restarted process resumes right after it instead of re-reading the
+   * overlap, so a steady rate of failures cannot keep a large overlap from ever being passed.
+   */
+  page?: { ing: string; key: string };
 }
 
 export interface AksPollerDeps {
@@ -66,8 +72,9 @@ export class AksPoller implements WindowPoller<AksCursor> {
     }
     const seen = readSeen(cursor.seen);
     let watermark = from;
-    let lowerTicks = from - this.overlapTicks;
-    let lower: LowerBound = { from: formatTicks(lowerTicks) };
+    const resume = resumePoint(cursor.page);
+    let lowerTicks = resume ? resume.ticks : from - this.overlapTicks;
+    let lower: LowerBound = resume ? { after: resume.after } : { from: formatTicks(lowerTicks) };
     // Ends of the (sub-)windows still to read; a split pushes the midpoint of the current one.
     const ends: bigint[] = [windowEnd];
     let take = config.pageSize;
@@ -107,10 +114,12 @@ export class AksPoller implements WindowPoller<AksCursor> {
         }
       }
 
+      let page: AksCursor['page'];
       if (rows.length >= take) {
         const last = rows[rows.length - 1]!;
         lowerTicks = parseTicks(String(last._ing))!;
-        lower = { after: { ing: String(last._ing), key: String(last._key) } };
+        page = { ing: String(last._ing), key: String(last._key) };
+        lower = { after: page };
         if (lowerTicks > watermark) watermark = lowerTicks;
       } else {
         // This (sub-)window is read to its end: everything ingested before `end` is in hand.
@@ -119,10 +128,15 @@ export class AksPoller implements WindowPoller<AksCursor> {
         lower = { from: formatTicks(end) };
         if (end > watermark) watermark = end;
         take = config.pageSize;
+        // More sub-windows to go: resuming means starting at this end (keys are never empty).
+        if (ends.length > 0) page = { ing: formatTicks(end), key: '' };
       }
-      const keepFrom = watermark - this.overlapTicks;
+      // Keys are kept for the overlap behind the watermark, and behind a resume point too.
+      const keepFrom = (page ? minTicks(watermark, lowerTicks) : watermark) - this.overlapTicks;
       for (const [k, t] of seen) if (t < keepFrom) seen.delete(k);
-      yield { source: config.name, events, rejects, cursor: { ingested: formatTicks(watermark), seen: writeSeen(seen) } };
+      const next: AksCursor = { ingested: formatTicks(watermark), seen: writeSeen(seen) };
+      if (page) next.page = page;
+      yield { source: config.name, events, rejects, cursor: next };
     }
   }
 
@@ -252,6 +266,18 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+function resumePoint(page: unknown): { ticks: bigint; after: { ing: string; key: string } } | undefined {
+  if (!page || typeof page !== 'object') return undefined;
+  const { ing, key } = page as { ing?: unknown; key?: unknown };
+  const ticks = typeof ing === 'string' ? parseTicks(ing) : undefined;
+  if (ticks === undefined || typeof key !== 'string') return undefined;
+  return { ticks, after: { ing: ing as string, key } };
+}
+
+function minTicks(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
 }
 
 function readSeen(seen: unknown): Map<string, bigint> {

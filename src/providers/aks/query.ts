@@ -64,11 +64,12 @@ export function kqlString(text: string): string {
  * The row key: (auditID, stage) for the resource-specific tables. For AzureDiagnostics it is taken
  * from log_s with extract() rather than parse_json(), because a log_s cut at 32,766 bytes is not
  * JSON but still starts with auditID and stage; the category is part of it because a workspace
- * receiving both categories holds every non-read event twice and keyset paging needs distinct keys.
+ * receiving both categories holds every non-read event twice, and a hash of log_s because rows too
+ * damaged to show an auditID must still have distinct keys (keyset paging and the seen set need them).
  */
 function keyExpression(table: AksTableName): string {
   if (table !== 'AzureDiagnostics') return 'strcat(AuditId, "|", Stage)';
-  return `strcat(extract('"auditID":"([^"]*)"', 1, log_s), "|", extract('"stage":"([^"]*)"', 1, log_s), "|", Category)`;
+  return `strcat(extract('"auditID":"([^"]*)"', 1, log_s), "|", extract('"stage":"([^"]*)"', 1, log_s), "|", Category, "|", hash(log_s))`;
 }
 
 export function buildPageQuery(scope: QueryScope, page: PageRequest): string {
