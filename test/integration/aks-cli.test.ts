@@ -61,7 +61,9 @@ describe('kube-audit-bridge emulator aks', () => {
       });
       child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
     });
-    expect(ready).toMatchObject({ endpoint: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+\/v1$/), authorityHost: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/), table: 'AzureDiagnostics', rows: 49 });
+    expect(ready).toMatchObject({ table: 'AzureDiagnostics', rows: 49 });
+    expect(String(ready.endpoint)).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/v1$/);
+    expect(String(ready.authorityHost)).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(readFileSync(String(ready.caFile), 'utf8')).toMatch(/BEGIN CERTIFICATE/);
 
     const dir = await tempDir();
@@ -94,7 +96,8 @@ server: { host: 127.0.0.1, port: 0 }
     expect(events).toHaveLength(45);
     const dead = (await readFile(join(dir, 'dead-letter.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; reason: string });
     expect(dead).toHaveLength(1);
-    expect(dead[0]).toMatchObject({ kind: 'reject', reason: expect.stringMatching(/^log_s truncated by Azure Diagnostics/) });
+    expect(dead[0]!.kind).toBe('reject');
+    expect(dead[0]!.reason).toMatch(/^log_s truncated by Azure Diagnostics/);
     const checkpoint = JSON.parse(await readFile(join(dir, 'checkpoints.json'), 'utf8')) as Record<string, unknown>;
     expect(JSON.stringify(checkpoint)).toMatch(/"ingested":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z"/);
   });

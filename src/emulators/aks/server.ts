@@ -350,7 +350,7 @@ function damage(cells: Record<string, unknown>, table: EmulatedTable, n: number,
 
 /** The event made larger than the limit (a big response body), then cut at 32,766 bytes. */
 function truncatedLog(log: string): string {
-  let text = log;
+  let text: string;
   try {
     const event = JSON.parse(log) as Record<string, unknown>;
     if (Buffer.byteLength(log) <= LOG_S_LIMIT) event.responseObject = { kind: 'Status', padding: 'x'.repeat(LOG_S_LIMIT) };

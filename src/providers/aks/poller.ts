@@ -1,4 +1,4 @@
-import type { LogsQueryClient, LogsQueryResult, QueryTimeInterval } from '@azure/monitor-query-logs';
+import { LogsQueryResultStatus, type LogsQueryClient, type LogsQueryResult, type QueryTimeInterval } from '@azure/monitor-query-logs';
 import type { AksSourceConfig } from '../../config/sources/aks.js';
 import { normalizeAksRow } from '../../normalize/aks.js';
 import { isReject, parseMicroTime, type AuditEvent, type Reject } from '../../normalize/event.js';
@@ -165,7 +165,7 @@ export class AksPoller implements WindowPoller<AksCursor> {
       if (status === 413) return { limit: 'size', detail: errorText(err) };
       throw new AksQueryError(err, this.config.table);
     }
-    if (result.status === 'PartialFailure') {
+    if (result.status === LogsQueryResultStatus.PartialFailure) {
       // The SDK drops the innererror that would say which limit was hit, so every partial result
       // is treated alike: its rows are not trusted, its window is split.
       return { limit: 'partial', detail: JSON.stringify(result.partialError ?? {}).slice(0, 500) };
