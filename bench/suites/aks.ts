@@ -49,6 +49,15 @@ export const aksSuite: Suite = {
         const data = rows(table, count);
         const texts = data.map((r) => goJSON(normalizeAksRow(r)));
         const ceiling = await jsonCeiling(texts, minMs);
+        // The bridge's own share: normalizing the rows as the wire carries them (dynamic cells as JSON text).
+        const normalize = await rate(() => data.map((r) => normalizeAksRow(r)), count, { minMs });
+        figures.push(
+          withBaseline(
+            { key: `aks.${table.toLowerCase()}.normalize_rows_per_s`, label: `aks normalization only, ${table} rows`, value: normalize.opsPerSecond, unit: 'rows/s' },
+            'JSON.parse+stringify',
+            ceiling.itemsPerSecond,
+          ),
+        );
         const emulator = await AksEmulator.start(data, { table });
         try {
           const caFile = join(dir, `${table}-ca.pem`);

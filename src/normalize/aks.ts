@@ -72,10 +72,18 @@ export function normalizeDiagnosticsRow(row: AksRow, ctx: AksContext = {}, ref?:
   }
   const event = asTopLevelEvent(parsed);
   for (const key of ['requestReceivedTimestamp', 'stageTimestamp'] as const) {
-    const text = typeof event[key] === 'string' ? canonicalMicroTime(event[key]) : undefined;
+    const text = typeof event[key] === 'string' ? microTime(event[key]) : undefined;
     if (text !== undefined) event[key] = text;
   }
   return finish(event, row, ctx, ref, 'log_s.');
+}
+
+// The apiserver's own MicroTime text; validateEvent still checks the ranges of its fields.
+const MICRO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
+
+/** Canonical MicroTime, skipping the parse for text already in that form (most of it). */
+function microTime(text: string): string | undefined {
+  return MICRO_TIME.test(text) ? text : canonicalMicroTime(text);
 }
 
 /** auditID and stage sit near the start of the apiserver's JSON, so a truncated log_s still has them. */
@@ -122,29 +130,33 @@ export function normalizeAksAuditRow(row: AksRow, ctx: AksContext = {}, ref?: st
       problems.push(`${column}: expected a datetime, got ${describe(v)}`);
       return undefined;
     }
-    const canonical = canonicalMicroTime(raw);
+    const canonical = microTime(raw);
     if (canonical === undefined) problems.push(`${column}: expected an ISO 8601 UTC datetime, got ${describe(raw)}`);
     return canonical;
   };
 
-  out.level = text('Level');
-  out.auditID = text('AuditId');
-  out.stage = text('Stage');
-  out.requestURI = row.RequestUri === '' ? '' : text('RequestUri');
-  out.verb = text('Verb');
-  out.user = dynamic('User') ?? {};
-  out.sourceIPs = dynamic('SourceIps');
-  out.userAgent = text('UserAgent');
-  out.objectRef = dynamic('ObjectRef');
-  out.responseStatus = dynamic('ResponseStatus');
-  out.requestObject = body('RequestObject');
-  out.responseObject = body('ResponseObject');
-  out.requestReceivedTimestamp = time('RequestReceivedTime');
-  out.stageTimestamp = time('StageReceivedTime');
-  out.annotations = dynamic('Annotations');
+  // Fields are added only when present (Go's omitempty), in the apiserver's order; never added
+  // and then deleted, which would turn the object into a slow dictionary-mode one.
+  const put = (key: string, value: unknown): void => {
+    if (value !== undefined) out[key] = value;
+  };
+  put('level', text('Level'));
+  put('auditID', text('AuditId'));
+  put('stage', text('Stage'));
+  put('requestURI', row.RequestUri === '' ? '' : text('RequestUri'));
+  put('verb', text('Verb'));
+  put('user', dynamic('User') ?? {});
+  put('sourceIPs', dynamic('SourceIps'));
+  put('userAgent', text('UserAgent'));
+  put('objectRef', dynamic('ObjectRef'));
+  put('responseStatus', dynamic('ResponseStatus'));
+  put('requestObject', body('RequestObject'));
+  put('responseObject', body('ResponseObject'));
+  put('requestReceivedTimestamp', time('RequestReceivedTime'));
+  put('stageTimestamp', time('StageReceivedTime'));
+  put('annotations', dynamic('Annotations'));
   if (problems.length > 0) return reject(`AKSAudit row: ${problems.join('; ')}`, row, ref);
 
-  for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
   const event = out as unknown as AuditEvent;
   const extra: Record<string, string> = skipped ? { [TRUNCATED_ANNOTATION]: 'true' } : {};
   return finish(event, row, ctx, ref, '', extra);

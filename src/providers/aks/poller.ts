@@ -105,7 +105,7 @@ export class AksPoller implements WindowPoller<AksCursor> {
         const key = typeof row._key === 'string' ? row._key : '';
         if (ing === undefined) throw new Error(`query answer has a row without a valid _ing: ${JSON.stringify(row._ing)}`);
         if (seen.has(key)) continue;
-        seen.set(key, ing);
+        seen.set(key, { ticks: ing, text: String(row._ing) });
         const result = normalizeAksRow(row, config.clusterName ? { cluster: config.clusterName } : {}, `ingested ${String(row._ing)} key ${key}`);
         if (isReject(result)) rejects.push(result);
         else {
@@ -133,7 +133,7 @@ export class AksPoller implements WindowPoller<AksCursor> {
       }
       // Keys are kept for the overlap behind the watermark, and behind a resume point too.
       const keepFrom = (page ? minTicks(watermark, lowerTicks) : watermark) - this.overlapTicks;
-      for (const [k, t] of seen) if (t < keepFrom) seen.delete(k);
+      for (const [k, t] of seen) if (t.ticks < keepFrom) seen.delete(k);
       const next: AksCursor = { ingested: formatTicks(watermark), seen: writeSeen(seen) };
       if (page) next.page = page;
       yield { source: config.name, events, rejects, cursor: next };
@@ -280,25 +280,26 @@ function minTicks(a: bigint, b: bigint): bigint {
   return a < b ? a : b;
 }
 
-function readSeen(seen: unknown): Map<string, bigint> {
-  const out = new Map<string, bigint>();
+/** A key read, with its ingestion time as ticks (to prune) and as the service's text (to save). */
+interface Seen {
+  ticks: bigint;
+  text: string;
+}
+
+function readSeen(seen: unknown): Map<string, Seen> {
+  const out = new Map<string, Seen>();
   if (!seen || typeof seen !== 'object') return out;
-  for (const [time, keys] of Object.entries(seen as Record<string, unknown>)) {
-    const ticks = parseTicks(time);
+  for (const [text, keys] of Object.entries(seen as Record<string, unknown>)) {
+    const ticks = parseTicks(text);
     if (ticks === undefined || !Array.isArray(keys)) continue;
-    for (const key of keys) if (typeof key === 'string') out.set(key, ticks);
+    for (const key of keys) if (typeof key === 'string') out.set(key, { ticks, text });
   }
   return out;
 }
 
-function writeSeen(seen: Map<string, bigint>): Record<string, string[]> {
-  const byTime = new Map<bigint, string[]>();
-  for (const [key, ticks] of seen) {
-    const list = byTime.get(ticks);
-    if (list) list.push(key);
-    else byTime.set(ticks, [key]);
-  }
+/** Keys grouped by their ingestion time text (the order carries no meaning). */
+function writeSeen(seen: Map<string, Seen>): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const ticks of [...byTime.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) out[formatTicks(ticks)] = byTime.get(ticks)!;
+  for (const [key, { text }] of seen) (out[text] ??= []).push(key);
   return out;
 }
