@@ -2,6 +2,7 @@
 // Log Analytics emulator on 127.0.0.1 (HTTPS, fake Entra token service).
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import selfsigned from 'selfsigned';
 import { describe, expect, it } from 'vitest';
 import { normalizeAksRow } from '../../src/normalize/aks.js';
 import { isReject, type AuditEvent } from '../../src/normalize/event.js';
@@ -176,6 +177,45 @@ describe('AKS source against the Log Analytics emulator', () => {
     expect(grant.clientAssertion).toBe('eyJhbGciOiJSUzI1NiJ9.projected-service-account-token.sig');
     expect(grant.clientSecret).toBeUndefined();
     expect(new Set(emulator.queries.map((q) => q.token))).toEqual(new Set([grant.accessToken]));
+  });
+
+  it('authenticates with a client certificate (a signed client assertion)', async () => {
+    const clock = new VirtualClock(Date.now());
+    const emulator = await startEmulator(aksAuditRows(clock.now()), { now: () => clock.now() });
+    const dir = await tempDir();
+    const certificateFile = join(dir, 'client.pem');
+    // MSAL signs client assertions with RS256 or PS256: an RSA key, unlike the emulator's EC PKI.
+    const rsa = await selfsigned.generate([{ name: 'commonName', value: 'aks test client' }], { keyType: 'rsa', keySize: 2048, algorithm: 'sha256' });
+    await writeFile(certificateFile, `${rsa.cert}\n${rsa.private}\n`);
+    const { source } = await aksSource(
+      emulator,
+      { credential: { type: 'clientCertificate', tenantId: TENANT, clientId: CLIENT, certificateFile, authorityHost: emulator.authorityHost } },
+      { clock },
+    );
+    expect((await drain(source)).events.length).toBeGreaterThan(0);
+    const grant = emulator.tokenCalls.find((t) => t.accessToken !== '')!;
+    // A JWT signed with the certificate's key: header.payload.signature.
+    expect(grant.clientAssertion).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(new Set(emulator.queries.map((q) => q.token))).toEqual(new Set([grant.accessToken]));
+  });
+
+  it('default: DefaultAzureCredential takes the client secret from the environment', async () => {
+    const clock = new VirtualClock(Date.now());
+    const emulator = await startEmulator(aksAuditRows(clock.now()), { now: () => clock.now(), clientSecret: SECRET });
+    const names = ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'] as const;
+    const saved = names.map((n) => process.env[n]);
+    Object.assign(process.env, { AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: SECRET });
+    try {
+      const { source } = await aksSource(emulator, { credential: { type: 'default', authorityHost: emulator.authorityHost } }, { clock });
+      expect((await drain(source)).events.length).toBeGreaterThan(0);
+    } finally {
+      names.forEach((n, i) => {
+        if (saved[i] === undefined) delete process.env[n];
+        else process.env[n] = saved[i];
+      });
+    }
+    const grant = emulator.tokenCalls.find((t) => t.accessToken !== '')!;
+    expect([grant.clientId, grant.clientSecret]).toEqual([CLIENT, SECRET]);
   });
 
   it('authenticates with a managed identity (App Service endpoint from IDENTITY_ENDPOINT)', async () => {
