@@ -1,4 +1,4 @@
-import { emulators, type EmulatorCliOptions, type EmulatorProvider } from '../emulators/index.js';
+import { EmulatorUsageError, emulators, type EmulatorCliOptions, type EmulatorProvider } from '../emulators/index.js';
 import { notAvailable } from './not-available.js';
 
 export async function emulatorCommand(provider: EmulatorProvider, options: Omit<EmulatorCliOptions, 'port'> & { port: string }): Promise<number> {
@@ -16,6 +16,10 @@ export async function emulatorCommand(provider: EmulatorProvider, options: Omit<
   try {
     await (await load()).runFromCli({ ...options, port }, stop.signal);
     return 0;
+  } catch (err) {
+    if (!(err instanceof EmulatorUsageError)) throw err;
+    process.stderr.write(`emulator ${provider}: ${err.message}\n`);
+    return 2;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

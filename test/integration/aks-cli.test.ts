@@ -103,6 +103,20 @@ server: { host: 127.0.0.1, port: 0 }
   });
 });
 
+describe('kube-audit-bridge emulator aks, usage errors', () => {
+  it('names a bad fault, table or data file and exits 2', async () => {
+    const bogus = await runCli(['emulator', 'aks', '--port', '0', '--data', AKSAUDIT, '--faults', 'bogus=1']);
+    expect(bogus).toMatchObject({ code: 2 });
+    expect(bogus.stderr).toMatch(/^emulator aks: --faults: unknown fault "bogus"; known: throttle-every/);
+    const table = await runCli(['emulator', 'aks', '--port', '0', '--data', AKSAUDIT, '--table', 'ContainerLog']);
+    expect(table.stderr).toBe('emulator aks: --table ContainerLog: expected one of AKSAudit, AKSAuditAdmin, AzureDiagnostics\n');
+    expect(table.code).toBe(2);
+    const missing = await runCli(['emulator', 'aks', '--port', '0', '--data', 'no-such-file.json']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^emulator aks: ENOENT/);
+  });
+});
+
 describe('kube-audit-bridge demo, AKS part', () => {
   it('polls the Log Analytics emulator: the AKSAudit samples arrive as Events of their clusters', async () => {
     const result = await runCli(['demo', '--duration', '5s'], { timeoutMs: 40_000 });
