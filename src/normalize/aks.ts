@@ -8,7 +8,7 @@ import {
   describe,
   isPlainObject,
   validateEvent,
-  withAnnotations,
+  sortKeys,
   type AuditEvent,
   type Reject,
 } from './event.js';
@@ -197,7 +197,11 @@ function finish(
     const text = problems.map((p) => `${prefix}${p.path}: ${p.message}`).join('; ');
     return reject(`invalid audit event: ${text}`, row, ref);
   }
-  return withAnnotations(event, { ...rowAnnotations(row, ctx), ...extra });
+  // The event is this function's own fresh object (built here or by asTopLevelEvent), so its
+  // annotations are set in place rather than through a copy of the whole event.
+  const annotations = { ...event.annotations, ...rowAnnotations(row, ctx), ...extra };
+  if (Object.keys(annotations).length > 0) event.annotations = sortKeys(annotations);
+  return event;
 }
 
 /**
@@ -209,7 +213,7 @@ function finish(
 export function rowAnnotations(row: AksRow, ctx: AksContext = {}): Record<string, string> {
   const out: Record<string, string> = {};
   const resourceId = firstString(row._ResourceId, row.ResourceId)?.toLowerCase();
-  const parts = resourceId ? armParts(resourceId) : {};
+  const parts = resourceId ? cachedArmParts(resourceId) : {};
   const cluster = ctx.cluster ?? parts.name;
   if (cluster) out.cluster_name = cluster;
   if (resourceId) out.resource_id = resourceId;
@@ -218,6 +222,19 @@ export function rowAnnotations(row: AksRow, ctx: AksContext = {}): Record<string
   const group = firstString(parts.resourceGroup, row.ResourceGroup)?.toLowerCase();
   if (group) out.resource_group = group;
   return out;
+}
+
+// A workspace holds a handful of clusters: their ids are split once. Bounded, and a cache only:
+// results are the same with or without it.
+const PARTS_CACHE = new Map<string, ReturnType<typeof armParts>>();
+function cachedArmParts(resourceId: string): ReturnType<typeof armParts> {
+  let parts = PARTS_CACHE.get(resourceId);
+  if (!parts) {
+    if (PARTS_CACHE.size >= 1000) PARTS_CACHE.clear();
+    parts = armParts(resourceId);
+    PARTS_CACHE.set(resourceId, parts);
+  }
+  return parts;
 }
 
 /** The pieces of /subscriptions/S/resourcegroups/G/providers/microsoft.containerservice/managedclusters/N. */
