@@ -13,38 +13,12 @@
 //
 // Datetimes are compared at 100 ns (ticks); tostring() renders them with 7 fractional digits.
 import { createHash } from 'node:crypto';
-import { formatTicks, parseTicks } from '../../providers/aks/kusto-time.js';
+import { KqlError, lex, type Token } from './kql-lex.js';
+import { cellValue, compare, KTime, order, toText, truthy, wireCell, type ColumnType, type EvalRow, type TableSchema, type Value } from './kql-values.js';
+import { parseTicks } from '../../providers/aks/kusto-time.js';
 
-export class KqlError extends Error {
-  constructor(
-    message: string,
-    /** SyntaxError (the text) or SemanticError (a name that does not resolve). */
-    readonly kind: 'SyntaxError' | 'SemanticError',
-  ) {
-    super(message);
-    this.name = 'KqlError';
-  }
-}
-
-/** A datetime value: 100 ns ticks since the epoch. */
-export class KTime {
-  constructor(readonly ticks: bigint) {}
-}
-
-export type Value = string | number | boolean | null | KTime;
-export type ColumnType = 'string' | 'datetime' | 'dynamic' | 'long' | 'int' | 'real' | 'bool';
-
-/** A row under evaluation: the table's cells and the query's extended names. */
-export interface EvalRow {
-  cells: Record<string, unknown>;
-  /** ingestion_time() of the row. */
-  ingestion: KTime;
-  vars?: Map<string, Value>;
-}
-
-export interface TableSchema {
-  types: Record<string, ColumnType>;
-}
+export { KqlError } from './kql-lex.js';
+export { KTime, type ColumnType, type EvalRow, type TableSchema, type Value } from './kql-values.js';
 
 type Expr = (row: EvalRow) => Value;
 interface Compiled {
@@ -52,78 +26,6 @@ interface Compiled {
   type: ColumnType;
 }
 
-// --- lexer --------------------------------------------------------------------------------
-
-type Token =
-  | { t: 'ident'; v: string; at: number }
-  | { t: 'num'; v: number; at: number }
-  | { t: 'str'; v: string; at: number }
-  | { t: 'time'; v: string; at: number }
-  | { t: 'op'; v: string; at: number };
-
-const OPS = ['==', '!=', '=~', '!~', '<=', '>=', '|', ',', '(', ')', '<', '>', '='];
-
-function lex(text: string): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (/\s/.test(c)) {
-      i++;
-      continue;
-    }
-    if (c === '/' && text[i + 1] === '/') {
-      while (i < text.length && text[i] !== '\n') i++;
-      continue;
-    }
-    const at = i;
-    if (/[A-Za-z_]/.test(c)) {
-      let j = i + 1;
-      while (j < text.length && /[A-Za-z0-9_]/.test(text[j]!)) j++;
-      const word = text.slice(i, j);
-      i = j;
-      if (word === 'datetime' && text[i] === '(') {
-        const close = text.indexOf(')', i);
-        if (close < 0) throw new KqlError(`unterminated datetime( at ${at}`, 'SyntaxError');
-        out.push({ t: 'time', v: text.slice(i + 1, close).trim(), at });
-        i = close + 1;
-      } else out.push({ t: 'ident', v: word, at });
-      continue;
-    }
-    if (/[0-9]/.test(c)) {
-      let j = i;
-      while (j < text.length && /[0-9]/.test(text[j]!)) j++;
-      out.push({ t: 'num', v: Number(text.slice(i, j)), at });
-      i = j;
-      continue;
-    }
-    if (c === '"' || c === "'") {
-      let j = i + 1;
-      let value = '';
-      for (;;) {
-        if (j >= text.length) throw new KqlError(`unterminated string at ${at}`, 'SyntaxError');
-        const d = text[j]!;
-        if (d === c) break;
-        if (d === '\\') {
-          const e = text[j + 1];
-          value += e === 'n' ? '\n' : e === 'r' ? '\r' : e === 't' ? '\t' : (e ?? '');
-          j += 2;
-          continue;
-        }
-        value += d;
-        j++;
-      }
-      out.push({ t: 'str', v: value, at });
-      i = j + 1;
-      continue;
-    }
-    const op = OPS.find((o) => text.startsWith(o, i));
-    if (!op) throw new KqlError(`unexpected character ${JSON.stringify(c)} at ${at}`, 'SyntaxError');
-    out.push({ t: 'op', v: op, at });
-    i += op.length;
-  }
-  return out;
-}
 
 // --- parser -------------------------------------------------------------------------------
 
@@ -440,6 +342,7 @@ export function parseQuery(text: string, schemas: ReadonlyMap<string, TableSchem
   return { table: tableName, operators };
 }
 
+
 // --- evaluation ---------------------------------------------------------------------------
 
 export interface ResultTable {
@@ -512,65 +415,3 @@ function sortRows(rows: EvalRow[], keys: SortKey[]): EvalRow[] {
 }
 
 /** A stored cell as a value of its column's type (the data holds datetimes as text). */
-export function cellValue(cell: unknown, type: ColumnType): Value {
-  if (cell === undefined || cell === null) return null;
-  if (type === 'datetime') {
-    if (cell instanceof KTime) return cell;
-    const ticks = typeof cell === 'string' ? parseTicks(cell) : undefined;
-    return ticks === undefined ? null : new KTime(ticks);
-  }
-  if (typeof cell === 'object') return JSON.stringify(cell);
-  return cell as Value;
-}
-
-/** How the query API writes a cell: datetimes as 7-digit text, dynamic values as JSON text. */
-function wireCell(value: Value, type: ColumnType): unknown {
-  if (value instanceof KTime) return formatTicks(value.ticks);
-  if (type === 'dynamic' && value !== null && typeof value !== 'string') return JSON.stringify(value);
-  return value;
-}
-
-function toText(v: Value): string {
-  if (v === null) return '';
-  if (v instanceof KTime) return formatTicks(v.ticks);
-  return String(v);
-}
-
-function truthy(v: Value): boolean {
-  return v === true;
-}
-
-function order(a: Value, b: Value): number {
-  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
-  if (a instanceof KTime && b instanceof KTime) return a.ticks < b.ticks ? -1 : a.ticks > b.ticks ? 1 : 0;
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  const x = toText(a);
-  const y = toText(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-function compare(op: string, a: Value, b: Value): boolean {
-  if (op === '=~' || op === '!~') {
-    const same = toText(a).toLowerCase() === toText(b).toLowerCase();
-    return op === '=~' ? same : !same;
-  }
-  if (a === null || b === null) return op === '!=' ? a !== b : false;
-  if ((a instanceof KTime) !== (b instanceof KTime)) {
-    throw new KqlError('cannot compare a datetime with a value of another type', 'SemanticError');
-  }
-  const c = order(a, b);
-  switch (op) {
-    case '==':
-      return c === 0;
-    case '!=':
-      return c !== 0;
-    case '<':
-      return c < 0;
-    case '<=':
-      return c <= 0;
-    case '>':
-      return c > 0;
-    default:
-      return c >= 0;
-  }
-}
