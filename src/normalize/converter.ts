@@ -37,3 +37,4 @@ export type ConverterProvider = 'gke' | 'eks' | 'aks';
 export const converters: Partial<Record<ConverterProvider, () => Promise<Converter>>> = {};
 converters.gke = async () => (await import('./gke.js')).gkeConverter;
 converters.eks = async () => (await import('./eks.js')).eksConverter;
+converters.aks = async () => (await import('./aks-convert.js')).aksConverter;
