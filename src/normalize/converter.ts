@@ -36,3 +36,5 @@ export type ConverterProvider = 'gke' | 'eks' | 'aks';
 /** Each provider registers its converter here (a lazy import, so the CLI loads only what it uses). */
 export const converters: Partial<Record<ConverterProvider, () => Promise<Converter>>> = {};
 converters.gke = async () => (await import('./gke.js')).gkeConverter;
+converters.eks = async () => (await import('./eks.js')).eksConverter;
+converters.aks = async () => (await import('./aks-convert.js')).aksConverter;

@@ -6,6 +6,8 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Clock } from '../util/clock.js';
 import type { QuotaRegistry } from '../util/token-bucket.js';
+import { EksSource } from './eks/source.js';
+import { AksSource } from './aks/source.js';
 import { WebhookSource } from './webhook/source.js';
 import { GkeSource } from './gke/source.js';
 
@@ -27,7 +29,7 @@ export interface CreatedSource {
 }
 
 /** Source types this build can run; the others are in the config schema but not implemented yet. */
-export const AVAILABLE_SOURCE_TYPES: ReadonlySet<SourceType> = new Set(['webhook', 'gke']);
+export const AVAILABLE_SOURCE_TYPES: ReadonlySet<SourceType> = new Set(['webhook', 'gke', 'eks', 'aks']);
 
 export function createSource(config: SourceConfig, ctx: SourceContext): CreatedSource {
   const logger = ctx.logger.child({ source: config.name });
@@ -38,6 +40,10 @@ export function createSource(config: SourceConfig, ctx: SourceContext): CreatedS
     }
     case 'gke':
       return { source: new GkeSource(config, { ...ctx, logger }) };
+    case 'eks':
+      return { source: new EksSource(config, { ...ctx, logger }) };
+    case 'aks':
+      return { source: new AksSource(config, { ...ctx, logger }) };
     default:
       throw new Error(`source type ${config.type} is not available yet in this version`);
   }

@@ -203,6 +203,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // AKS source: windows split because a result hit a service limit (rows, size, time, partial).
+  readonly querySplits = new Counter({
+    name: `${PREFIX}query_splits_total`,
+    help: 'Query windows split in two and queried again because the result hit a service limit or came back partial, by reason.',
+    labelNames: ['source', 'reason'],
+    registers: [this.registry],
+  });
+
   /** Registers a function run before each scrape (to set gauges computed from the clock). */
   addCollector(collect: () => void): void {
     this.collectors.push(collect);

@@ -9,6 +9,8 @@ const credentialSchema = z.strictObject({
   authorityHost: httpUrl(['https']).optional(),
   certificateFile: filePath.optional(),
   tokenFile: filePath.optional(),
+  /** clientSecret: the secret, read from this file (re-read when it changes); default AZURE_CLIENT_SECRET. */
+  clientSecretFile: filePath.optional(),
 });
 
 // Log Analytics query API (reference/aks.md). Defaults from DESIGN §4.
@@ -31,7 +33,14 @@ export const aksSourceSchema = z.strictObject({
   serverTimeout: duration({ min: 1000, max: 600_000 }).prefault('3m'),
   /** Shared by every source on the same identity: 200 requests per 30 s. */
   requestsPer30s: positiveInt('a whole number of requests per 30 s').max(200).default(200),
-  endpoint: httpUrl(['https']).optional(),
+  /** How far TimeGenerated may lag behind ingestion time: the query's TimeGenerated range is this much wider. */
+  maxLateness: duration({ min: 0 }).prefault('1h'),
+  // The SDK appends /workspaces/{id}/query to the endpoint as given: without /v1 every query is a 404.
+  endpoint: httpUrl(['https'])
+    .refine((text) => /^https:\/\/[^/]+\/v1\/?$/i.test(text), {
+      message: 'the query API base URL ending with /v1, such as https://api.loganalytics.io/v1',
+    })
+    .optional(),
   caFile: filePath.optional(),
   credential: credentialSchema.prefault({}),
   ...pollingFields({ pollInterval: '60s', settleLag: '5m', overlap: '10m' }),

@@ -21,6 +21,10 @@ export const eksSourceSchema = z.strictObject({
     .optional(),
   externalId: z.string().optional(),
   profile: z.string().optional(),
+  /** Session name when assuming roleArn (shows in CloudTrail). */
+  roleSessionName: z.string().regex(/^[\w+=,.@-]{2,64}$/, { message: 'a role session name of 2 to 64 letters, digits or +=,.@_-' }).default('kube-audit-bridge'),
+  /** STS endpoint for roleArn and IRSA web identity; default the SDK's regional endpoint. */
+  stsEndpoint: httpUrl().optional(),
   /** Shared by every source on the same account and region: FilterLogEvents allows 5 per second. */
   requestsPerSecond: z.number({ error: 'a number of requests per second' }).positive().max(5).default(5),
   endpoint: httpUrl().optional(),
