@@ -3,14 +3,15 @@ import { readFileSync } from 'node:fs';
 import { ROOT } from './workload.js';
 
 /**
- * The bridge as its own process (`kube-audit-bridge run`), so its peak RSS is its own and not the
- * benchmark's or the emulator's. Linux keeps the peak in /proc/<pid>/status (VmHWM).
+ * The bridge as its own process (bench/bridge-child.ts: `run` with the cloud quotas lifted), so its
+ * peak RSS is its own and not the benchmark's or the emulator's. Linux keeps the peak in
+ * /proc/<pid>/status (VmHWM).
  */
 export class BridgeProcess {
   private constructor(private readonly child: ChildProcess) {}
 
   static start(configPath: string, env: Record<string, string> = {}): BridgeProcess {
-    const child = spawn(process.execPath, [`${ROOT}dist/cli/main.js`, 'run', '--config', configPath], {
+    const child = spawn(process.execPath, [`${ROOT}dist-bench/bench/bridge-child.js`, configPath], {
       env: { ...process.env, METADATA_SERVER_DETECTION: 'none', AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

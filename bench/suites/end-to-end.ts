@@ -2,14 +2,14 @@ import { rmSync } from 'node:fs';
 import { BridgeProcess } from '../child.js';
 import { writeBridgeConfig } from '../bridge-config.js';
 import { withBaseline, type Figure, type Suite } from '../harness.js';
-import { gkeBench, type ProviderBench } from '../providers.js';
+import { aksBench, eksBench, gkeBench, type ProviderBench } from '../providers.js';
 import { BenchReceiver, waitFor } from '../receiver.js';
-import { CEILING_LABEL, workload } from '../workload.js';
+import { CEILING_LABEL, workload, type WorkloadTemplate } from '../workload.js';
 
 /** Starts a provider's emulator holding `count` records that are already settled (an hour old). */
-export type ProviderFactory = (count: number, startMs: number) => Promise<ProviderBench>;
+export type ProviderFactory = (count: number, startMs: number, templates: readonly WorkloadTemplate[]) => Promise<ProviderBench>;
 
-export const PROVIDERS: Record<string, ProviderFactory> = { gke: gkeBench };
+export const PROVIDERS: Record<string, ProviderFactory> = { gke: gkeBench, eks: eksBench, aks: aksBench };
 
 export interface Drain {
   eventsPerSecond: number;
@@ -30,7 +30,7 @@ export async function drainBacklog(
   sourceExtra: Record<string, unknown> = {},
 ): Promise<Drain> {
   const { file, dir } = writeBridgeConfig([{ ...provider.source, ...sourceExtra }], receiver.url);
-  const bridge = BridgeProcess.start(file);
+  const bridge = BridgeProcess.start(file, provider.env);
   let first = 0;
   let lastLog = Date.now();
   try {
@@ -63,7 +63,7 @@ export const endToEndSuite: Suite = {
     const count = ctx.quick ? 10_000 : 100_000;
     const figures: Figure[] = [];
     for (const [name, factory] of Object.entries(PROVIDERS)) {
-      const provider = await factory(count, Date.now() - 3_600_000);
+      const provider = await factory(count, Date.now() - 3_600_000, w.templates);
       const receiver = await new BenchReceiver().start();
       try {
         const drain = await drainBacklog(provider, count, receiver, (m) => ctx.log(m));

@@ -3,6 +3,7 @@ import { BridgeProcess } from '../child.js';
 import { writeBridgeConfig } from '../bridge-config.js';
 import type { Figure, Suite } from '../harness.js';
 import { BenchReceiver, percentile, waitFor } from '../receiver.js';
+import { workload } from '../workload.js';
 import { PROVIDERS } from './end-to-end.js';
 
 // The defaults of DESIGN §4 (and the source schemas): the latency a user gets without tuning.
@@ -26,13 +27,13 @@ export const latencySuite: Suite = {
     await Promise.all(
       Object.entries(PROVIDERS).map(async ([name, factory]) => {
         const settings = ctx.quick ? { pollInterval: 1, settleLag: 2 } : DEFAULT_POLL[name]!;
-        const provider = await factory(0, Date.now());
+        const provider = await factory(0, Date.now(), (await workload(ctx.quick)).templates);
         const receiver = await new BenchReceiver({ recordArrivals: true }).start();
         const { file, dir } = writeBridgeConfig(
           [{ ...provider.source, startFrom: new Date().toISOString(), pollInterval: `${settings.pollInterval}s`, settleLag: `${settings.settleLag}s` }],
           receiver.url,
         );
-        const bridge = BridgeProcess.start(file);
+        const bridge = BridgeProcess.start(file, provider.env);
         const visibleAt = new Map<string, number>();
         try {
           const end = Date.now() + trickleSeconds * 1000;
