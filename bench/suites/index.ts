@@ -1,5 +1,6 @@
 import type { Suite } from '../harness.js';
 import { aksSuite } from './aks.js';
+import { backlogSuite } from './backlog.js';
 import { ceilingSuite } from './ceiling.js';
 import { cpuPipelineSuite } from './cpu-pipeline.js';
 import { eksSuite } from './eks.js';
@@ -25,5 +26,6 @@ export const suites: Suite[] = [
   rulesSuite,
   webhookSinkSuite,
   endToEndSuite,
+  backlogSuite,
   latencySuite,
 ];
