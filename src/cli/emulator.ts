@@ -1,4 +1,4 @@
-import { EmulatorUsageError, emulators, type EmulatorCliOptions, type EmulatorProvider } from '../emulators/index.js';
+import { emulators, type EmulatorCliOptions, type EmulatorProvider } from '../emulators/index.js';
 import { notAvailable } from './not-available.js';
 
 export async function emulatorCommand(provider: EmulatorProvider, options: Omit<EmulatorCliOptions, 'port'> & { port: string }): Promise<number> {
@@ -17,8 +17,8 @@ export async function emulatorCommand(provider: EmulatorProvider, options: Omit<
     await (await load()).runFromCli({ ...options, port }, stop.signal);
     return 0;
   } catch (err) {
-    if (!(err instanceof EmulatorUsageError)) throw err;
-    process.stderr.write(`emulator ${provider}: ${err.message}\n`);
+    // Bad data files, fault specs and busy ports are the user's to fix: a message, not a stack.
+    process.stderr.write(`emulator ${provider}: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   } finally {
     process.off('SIGINT', onSignal);
