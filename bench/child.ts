@@ -10,8 +10,8 @@ import { ROOT } from './workload.js';
 export class BridgeProcess {
   private constructor(private readonly child: ChildProcess) {}
 
-  static start(configPath: string, env: Record<string, string> = {}): BridgeProcess {
-    const child = spawn(process.execPath, [...(process.env.BENCH_BRIDGE_NODE_ARGS?.split(' ').filter(Boolean) ?? []), `${ROOT}dist-bench/bench/bridge-child.js`, configPath], {
+  static start(configPath: string, env: Record<string, string> = {}, nodeArgs: readonly string[] = []): BridgeProcess {
+    const child = spawn(process.execPath, [...nodeArgs, `${ROOT}dist-bench/bench/bridge-child.js`, configPath], {
       env: { ...process.env, METADATA_SERVER_DETECTION: 'none', AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

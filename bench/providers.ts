@@ -70,7 +70,7 @@ export async function gkeBench(count: number, startMs: number, _templates: reado
 }
 
 /** EKS records: the workload's native events as FilterLogEvents messages, 10 per millisecond. */
-function eksRecords(templates: readonly WorkloadTemplate[], first: number, count: number, startMs: number): EmulatorRecord[] {
+export function eksRecords(templates: readonly WorkloadTemplate[], first: number, count: number, startMs: number): EmulatorRecord[] {
   return Array.from({ length: count }, (_, k) => {
     const i = first + k;
     return { logStreamName: `kube-apiserver-audit-${i % 3}`, timestamp: startMs + Math.floor(k / 10), message: eventText(templates, i) };
@@ -95,7 +95,7 @@ export async function eksBench(count: number, startMs: number, templates: readon
 }
 
 /** AKS rows: the workload's events in AzureDiagnostics log_s, on the real sample row's other columns. */
-function aksRows(templates: readonly WorkloadTemplate[], first: number, count: number, startMs: number): Record<string, unknown>[] {
+export function aksRows(templates: readonly WorkloadTemplate[], first: number, count: number, startMs: number): Record<string, unknown>[] {
   const sample = (JSON.parse(readFileSync(`${ROOT}samples/aks/azurediagnostics-rows.json`, 'utf8')) as { rows: Record<string, unknown>[] }).rows.find((r) => r.Category === 'kube-audit')!;
   return Array.from({ length: count }, (_, k) => {
     const at = startMs + Math.floor(k / 10);

@@ -1,4 +1,4 @@
-import { withBaseline, type Suite } from '../harness.js';
+import { withBaseline, type Figure, type Suite } from '../harness.js';
 import { eksBench } from '../providers.js';
 import { BenchReceiver } from '../receiver.js';
 import { workload } from '../workload.js';
@@ -33,24 +33,33 @@ export const backlogSuite: Suite = {
     const sinkRate = Math.max(100, Math.round(sourceRate / 2));
     ctx.log(`source alone: ${Math.round(sourceRate)} events/s; the receiver accepts ${sinkRate} events/s`);
 
-    const count = w.backlogSetSize;
-    ctx.log(`loading ${count.toLocaleString('en-US')} events into the emulator`);
-    const provider = await eksBench(count, startMs, w.templates);
-    const slow = await new BenchReceiver({ eventsPerSecond: sinkRate }).start();
-    try {
-      const drain = await drainBacklog(provider, count, slow, (m) => ctx.log(m));
-      ctx.log(`drained ${count.toLocaleString('en-US')} events in ${drain.seconds.toFixed(0)} s (${Math.round(drain.eventsPerSecond)} events/s); bridge peak RSS ${drain.peakRssMb.toFixed(0)} MB`);
-      return [
-        withBaseline(
-          { key: 'backlog.eks.peak_rss_mb', label: `backlog of ${count.toLocaleString('en-US')} at half rate: bridge peak RSS`, value: drain.peakRssMb, unit: 'MB' },
-          `target ${TARGET_MB} MB`,
-          TARGET_MB,
-        ),
-        { key: 'backlog.eks.events_per_s', label: 'backlog drain rate (the sink sets it)', value: drain.eventsPerSecond, unit: 'events/s' },
-      ];
-    } finally {
-      await slow.stop();
-      await provider.stop();
+    const figures: Figure[] = [];
+    // Node's default heap grows well past what is live before it collects; a capped heap shows what
+    // the bridge holds (a container's memory limit caps it the same way). The capped run drains a
+    // fifth of the set: the point is the peak, which a steady drain reaches early.
+    for (const variant of [
+      { key: 'default_heap', label: "Node's default heap", count: w.backlogSetSize, nodeArgs: [] as string[] },
+      { key: 'heap_96mb', label: '--max-old-space-size=96', count: Math.round(w.backlogSetSize / 5), nodeArgs: ['--max-old-space-size=96'] },
+    ]) {
+      ctx.log(`loading ${variant.count.toLocaleString('en-US')} events into the emulator`);
+      const provider = await eksBench(variant.count, startMs, w.templates);
+      const slow = await new BenchReceiver({ eventsPerSecond: sinkRate }).start();
+      try {
+        const drain = await drainBacklog(provider, variant.count, slow, (m) => ctx.log(m), variant.nodeArgs);
+        ctx.log(`${variant.label}: drained ${variant.count.toLocaleString('en-US')} events in ${drain.seconds.toFixed(0)} s (${Math.round(drain.eventsPerSecond)} events/s); bridge peak RSS ${drain.peakRssMb.toFixed(0)} MB`);
+        figures.push(
+          withBaseline(
+            { key: `backlog.eks.${variant.key}.peak_rss_mb`, label: `backlog of ${variant.count.toLocaleString('en-US')} at half rate, ${variant.label}: peak RSS`, value: drain.peakRssMb, unit: 'MB' },
+            `target ${TARGET_MB} MB`,
+            TARGET_MB,
+          ),
+          { key: `backlog.eks.${variant.key}.events_per_s`, label: `  drain rate (the sink sets it)`, value: drain.eventsPerSecond, unit: 'events/s' },
+        );
+      } finally {
+        await slow.stop();
+        await provider.stop();
+      }
     }
+    return figures;
   },
 };

@@ -27,10 +27,10 @@ export async function drainBacklog(
   count: number,
   receiver: BenchReceiver,
   log: (m: string) => void,
-  sourceExtra: Record<string, unknown> = {},
+  nodeArgs: readonly string[] = [],
 ): Promise<Drain> {
-  const { file, dir } = writeBridgeConfig([{ ...provider.source, ...sourceExtra }], receiver.url);
-  const bridge = BridgeProcess.start(file, provider.env);
+  const { file, dir } = writeBridgeConfig([provider.source], receiver.url);
+  const bridge = BridgeProcess.start(file, provider.env, nodeArgs);
   let first = 0;
   let lastLog = Date.now();
   try {

@@ -7,6 +7,7 @@ import { eksSuite } from './eks.js';
 import { endToEndSuite } from './end-to-end.js';
 import { gkeSuite } from './gke.js';
 import { latencySuite } from './latency.js';
+import { normalizersSuite } from './normalizers.js';
 import { processSuite } from './process.js';
 import { rulesSuite } from './rules.js';
 import { webhookSinkSuite } from './webhook-sink.js';
@@ -18,6 +19,7 @@ import { webhookSinkSuite } from './webhook-sink.js';
  */
 export const suites: Suite[] = [
   ceilingSuite,
+  normalizersSuite,
   gkeSuite,
   eksSuite,
   aksSuite,
