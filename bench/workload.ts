@@ -213,11 +213,11 @@ let shared: Promise<Workload> | undefined;
 export function workload(quick: boolean): Promise<Workload> {
   shared ??= (async () => {
     const templates = buildTemplates(2000);
-    const cpuSetSize = quick ? 10_000 : 100_000;
+    const cpuSetSize = quick ? 6000 : 100_000;
     // Warm the JIT on a small set before the measured one.
     await measureSet(templates, 4000, jsonRoundTrip);
     const ceiling = await measureSet(templates, cpuSetSize, jsonRoundTrip);
-    return { templates, cpuSetSize, backlogSetSize: quick ? 50_000 : 1_000_000, ceiling };
+    return { templates, cpuSetSize, backlogSetSize: quick ? 20_000 : 1_000_000, ceiling };
   })();
   return shared;
 }

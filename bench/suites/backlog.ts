@@ -20,7 +20,7 @@ export const backlogSuite: Suite = {
     const startMs = Date.now() - 6 * 3_600_000;
 
     // The source's own rate, with a receiver that never waits.
-    const probeCount = ctx.quick ? 10_000 : 50_000;
+    const probeCount = ctx.quick ? 4000 : 50_000;
     const probe = await eksBench(probeCount, startMs, w.templates);
     const fast = await new BenchReceiver().start();
     let sourceRate: number;

@@ -60,7 +60,7 @@ export const endToEndSuite: Suite = {
   description: 'per provider: emulator → real SDK → bridge process (normalize, dedupe, policy-free, scrub) → webhook sink → loopback receiver',
   async run(ctx) {
     const w = await workload(ctx.quick);
-    const count = ctx.quick ? 10_000 : 100_000;
+    const count = ctx.quick ? 4000 : 100_000;
     const figures: Figure[] = [];
     for (const [name, factory] of Object.entries(PROVIDERS)) {
       const provider = await factory(count, Date.now() - 3_600_000, w.templates);

@@ -22,7 +22,7 @@ export const latencySuite: Suite = {
   name: 'latency',
   description: 'delivery latency p50/p99, visible in the emulator → received at the webhook, default poll settings',
   async run(ctx) {
-    const trickleSeconds = ctx.quick ? 8 : 60;
+    const trickleSeconds = ctx.quick ? 4 : 60;
     const figures: Figure[] = [];
     await Promise.all(
       Object.entries(PROVIDERS).map(async ([name, factory]) => {
