@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { formatFigure, type Figure } from './harness.js';
 import { suites } from './suites/index.js';
@@ -26,6 +26,11 @@ for (const suite of selected) {
   process.stdout.write('\n');
   figures.push(...result);
 }
-mkdirSync('bench/out', { recursive: true });
-writeFileSync('bench/out/latest.json', `${JSON.stringify({ machine, quick, at: new Date().toISOString(), figures }, null, 2)}\n`);
-process.stdout.write('figures written to bench/out/latest.json\n');
+// One key per figure; a run of some suites (--only) updates their keys and keeps the others'.
+const resultsFile = 'bench/results.json';
+const previous = existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as { figures?: Record<string, unknown> }) : {};
+const byKey: Record<string, unknown> = { ...(previous.figures ?? {}) };
+const at = new Date().toISOString();
+for (const f of figures) byKey[f.key] = { ...f, machine, quick, at };
+writeFileSync(resultsFile, `${JSON.stringify({ machine, at, figures: Object.fromEntries(Object.entries(byKey).sort(([a], [b]) => a.localeCompare(b))) }, null, 2)}\n`);
+process.stdout.write(`figures written to ${resultsFile}\n`);

@@ -22,6 +22,8 @@ export interface BridgeOptions {
   stdout?: Writable;
   /** Node process metrics (memory, event loop) on /metrics; off in tests that build many bridges. */
   processMetrics?: boolean;
+  /** API quota buckets; default one registry for this bridge. Benchmarks lift the quotas with their own. */
+  quotas?: QuotaRegistry;
 }
 
 /** Config entries this build cannot run yet, as lines naming the key: `validate` and `run` report them. */
@@ -75,7 +77,7 @@ export class Bridge {
     const processing = loaded.processing;
     const scrubberFor = scrubberFactory(processing, metrics);
 
-    const quotas = new QuotaRegistry(clock);
+    const quotas = options.quotas ?? new QuotaRegistry(clock);
     const sources: Source[] = [];
     const receivers: AuditReceiver[] = [];
     for (const sourceConfig of config.sources) {

@@ -31,7 +31,7 @@ export const eksSuite: Suite = {
   description:
     'events/s from the CloudWatch Logs emulator through the AWS SDK, the EKS source (paging, eventId cursor) and normalization to /dev/null, vs JSON.parse + JSON.stringify of the same messages',
   async run(ctx) {
-    const count = ctx.quick ? 20_000 : 100_000;
+    const count = ctx.quick ? 5000 : 100_000;
     const minMs = ctx.quick ? 500 : 2000;
     const startMs = Date.now() - 3600_000;
     const records = benchRecords(count, startMs);

@@ -1,24 +1,12 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { AuditEvent } from '../../src/normalize/event.js';
 import { applyPolicy, loadPolicyFile } from '../../src/process/policy.js';
 import { scrubEvent, type ScrubOptions } from '../../src/process/scrub.js';
-import { parseAuditBody } from '../../src/providers/webhook/parse.js';
+import { nativeSampleEvents, ROOT } from '../workload.js';
 import { jsonCeiling, rate, withBaseline, type Suite } from '../harness.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The native sample events, plus Secret creates and lists (one event in eight) so the scrubber has work. */
 function events(): AuditEvent[] {
-  const native: AuditEvent[] = [];
-  for (const folder of ['falco-trace-files', 'canonical-smoke-alerts']) {
-    const dir = `${ROOT}samples/k8s-events/${folder}/`;
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
-      const lines = readFileSync(dir + file, 'utf8').split('\n').filter((l) => l.trim() !== '');
-      const parsed = parseAuditBody(`[${lines.join(',')}]`);
-      if (parsed.ok) native.push(...parsed.events);
-    }
-  }
+  const native = nativeSampleEvents();
   const secret = (n: number) => ({
     kind: 'Secret',
     apiVersion: 'v1',

@@ -1,36 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import type { AuditEvent } from '../../src/normalize/event.js';
 import { alertToJSON, buildAlert } from '../../src/rules/alert.js';
 import { enableRules, RuleEngine } from '../../src/rules/engine.js';
-import { parseAuditBody } from '../../src/providers/webhook/parse.js';
 import { loadRuleFiles } from '../../src/rules/load.js';
+import { ROOT, sampleEvents } from '../workload.js';
 import { jsonCeiling, rate, withBaseline, type Suite } from '../harness.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-/** The native sample events (Falco trace files, Canonical's) and the EKS sample's messages. */
-function events(): AuditEvent[] {
-  const native: AuditEvent[] = [];
-  for (const folder of ['falco-trace-files', 'canonical-smoke-alerts']) {
-    const dir = `${ROOT}samples/k8s-events/${folder}/`;
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
-      const lines = readFileSync(dir + file, 'utf8').split('\n').filter((l) => l.trim() !== '');
-      const parsed = parseAuditBody(`[${lines.join(',')}]`);
-      if (parsed.ok) native.push(...parsed.events);
-    }
-  }
-  const eks = JSON.parse(readFileSync(`${ROOT}samples/eks/filterlogevents-records.json`, 'utf8')) as { events: { message: string }[] };
-  const fromEks = eks.events.flatMap((r) => {
-    try {
-      return [JSON.parse(r.message) as AuditEvent];
-    } catch {
-      return []; // the deliberately truncated record
-    }
-  });
-  return [...native, ...fromEks];
-}
 
 export const rulesSuite: Suite = {
   name: 'rules',
@@ -39,7 +12,7 @@ export const rulesSuite: Suite = {
     const loaded = loadRuleFiles([`${ROOT}config/rules/library.yaml`]);
     if (loaded.problems.length > 0) throw new Error(`library: ${loaded.problems.map((p) => p.message).join('; ')}`);
     const engine = new RuleEngine(enableRules(loaded.rules, ['all']).rules, 'all');
-    const sample = events();
+    const sample = sampleEvents();
     const texts = sample.map((e) => JSON.stringify(e));
     const minMs = ctx.quick ? 300 : 2000;
     const context = { hostname: hostname(), nowMs: Date.now() };

@@ -1,0 +1,120 @@
+import { hostname } from 'node:os';
+import { BODY_FORMATS, buildBody, encodeEvent } from '../../src/forward/webhook/format.js';
+import { normalizeEksRecord } from '../../src/normalize/eks.js';
+import { isReject, type AuditEvent } from '../../src/normalize/event.js';
+import { applyPolicy, loadPolicyFile } from '../../src/process/policy.js';
+import { scrubEvent } from '../../src/process/scrub.js';
+import { DedupeWindow, dedupeKey, type BatchState } from '../../src/process/dedupe.js';
+import { alertToJSON, buildAlert } from '../../src/rules/alert.js';
+import { enableRules, RuleEngine } from '../../src/rules/engine.js';
+import { loadRuleFiles } from '../../src/rules/load.js';
+import { withBaseline, type Figure, type Suite } from '../harness.js';
+import { CEILING_LABEL, measureSet, ROOT, workload } from '../workload.js';
+
+/** One stage of the CPU pipeline over a chunk of events; returns the events that flow on. */
+type Stage = (events: AuditEvent[]) => AuditEvent[];
+
+/**
+ * (c): every CPU stage an event goes through between the provider's record and the webhook body,
+ * on one core, over the workload set.
+ */
+export const cpuPipelineSuite: Suite = {
+  name: 'cpu-pipeline',
+  description: 'EKS normalize + dedupe + policy + scrub + rules (whole library) + EventList body, one core, vs the ceiling',
+  async run(ctx) {
+    const w = await workload(ctx.quick);
+    const loaded = loadRuleFiles([`${ROOT}config/rules/library.yaml`]);
+    const engine = new RuleEngine(enableRules(loaded.rules, ['all']).rules, 'all');
+    const context = { hostname: hostname(), nowMs: Date.now() };
+    const dedupe = new DedupeWindow(500_000);
+    const eksContext = { cluster: 'bench', region: 'us-east-1', accountId: '123456789012' };
+    const batch: BatchState = { state: 'pending', settled: Promise.resolve() };
+    // The policy the project ships (drops heartbeats and probes, Metadata for Secrets and reads).
+    const policyLoad = loadPolicyFile(`${ROOT}config/audit-policy.yaml`);
+    if (!policyLoad.policy) throw new Error(`policy: ${policyLoad.problems.join('; ')}`);
+    const policy = policyLoad.policy;
+    let kept = 0;
+    let seen = 0;
+
+    // EKS records carry the apiserver's own bytes, so the ceiling is on exactly the input.
+    const normalize = (texts: readonly string[], first: number): AuditEvent[] => {
+      const out: AuditEvent[] = [];
+      texts.forEach((message, k) => {
+        const event = normalizeEksRecord({ logStreamName: 'kube-apiserver-audit-0', timestamp: 0, ingestionTime: 0, eventId: String(first + k), message }, eksContext);
+        if (isReject(event)) throw new Error(event.reason);
+        out.push(event);
+      });
+      return out;
+    };
+    const stages: [string, Stage][] = [
+      ['dedupe', (events) => events.filter((e) => dedupe.admit(dedupeKey(e), batch).kind === 'new')],
+      [
+        'policy',
+        (events) => {
+          const out: AuditEvent[] = [];
+          for (const e of events) {
+            const outcome = applyPolicy(policy, e);
+            if (outcome.kind === 'kept') out.push(outcome.event);
+          }
+          seen += events.length;
+          kept += out.length;
+          return out;
+        },
+      ],
+      ['scrub', (events) => events.map((e) => scrubEvent(e, { secrets: true, paths: [] }))],
+      [
+        'rules',
+        (events) => {
+          for (const e of events) for (const rule of engine.match(e)) alertToJSON(buildAlert(rule, e, context));
+          return events;
+        },
+      ],
+      [
+        'EventList',
+        (events) => {
+          const format = BODY_FORMATS.EventList;
+          const items = events.map((e) => {
+            const full = encodeEvent(e);
+            return format.item(full, full.length, e).text;
+          });
+          buildBody(format, items);
+          return events;
+        },
+      ],
+    ];
+
+    const stageMs = new Map<string, number>([['normalize', 0], ...stages.map(([n]): [string, number] => [n, 0])]);
+    const timed = <T>(name: string, f: () => T): T => {
+      const start = performance.now();
+      const out = f();
+      stageMs.set(name, stageMs.get(name)! + performance.now() - start);
+      return out;
+    };
+    const whole = await measureSet(w.templates, w.cpuSetSize, (texts, first) => {
+      let events = timed('normalize', () => normalize(texts, first));
+      for (const [name, stage] of stages) events = timed(name, () => stage(events));
+      return events.length;
+    });
+    ctx.log(`the shipped audit policy kept ${kept} of ${seen} events`);
+    const totalMs = [...stageMs.values()].reduce((a, b) => a + b, 0);
+    ctx.log(`share of CPU pipeline time: ${[...stageMs].map(([n, ms]) => `${n} ${((100 * ms) / totalMs).toFixed(0)}%`).join(', ')}`);
+    const figures: Figure[] = [
+      withBaseline(
+        { key: 'cpu_pipeline.events_per_s', label: `CPU pipeline (${['normalize', ...stages.map(([n]) => n)].join(' + ')})`, value: whole.eventsPerSecond, unit: 'events/s' },
+        CEILING_LABEL,
+        w.ceiling.eventsPerSecond,
+      ),
+      withBaseline({ key: 'cpu_pipeline.mb_per_s', label: 'CPU pipeline', value: whole.mbPerSecond, unit: 'MB/s' }, CEILING_LABEL, w.ceiling.mbPerSecond),
+    ];
+    for (const [name, ms] of stageMs) {
+      figures.push(
+        withBaseline(
+          { key: `cpu_pipeline.stage.${name}.events_per_s`, label: `  stage ${name} alone`, value: (w.cpuSetSize * 1000) / ms, unit: 'events/s' },
+          CEILING_LABEL,
+          w.ceiling.eventsPerSecond,
+        ),
+      );
+    }
+    return figures;
+  },
+};

@@ -1,0 +1,63 @@
+import { goJSON } from '../../src/normalize/encode.js';
+import { isReject, type AuditEvent, type Reject } from '../../src/normalize/event.js';
+import { normalizeAksRow } from '../../src/normalize/aks.js';
+import { normalizeEksRecord } from '../../src/normalize/eks.js';
+import { normalizeGkeEntry } from '../../src/normalize/gke.js';
+import { jsonCeiling, rate, withBaseline, type Figure, type Suite } from '../harness.js';
+import { aksRows, eksRecords, gkeEntries } from '../providers.js';
+import { workload } from '../workload.js';
+
+interface Case {
+  name: string;
+  /** What the SDK hands the bridge, prepared outside the timed part. */
+  inputs: unknown[];
+  /** The JSON text of the same records: the bytes the ceiling parses and stringifies. */
+  texts: string[];
+  normalize(input: unknown): AuditEvent | Reject;
+}
+
+/**
+ * (b): each provider's normalizer alone, on records built from the workload (1-20 KB), from what the
+ * SDK hands over to the apiserver's bytes (normalize + encode), against JSON.parse + JSON.stringify
+ * of the same records measured in the same run.
+ */
+export const normalizersSuite: Suite = {
+  name: 'normalizers',
+  description: 'each normalizer alone (record → Event → JSON), vs JSON.parse + JSON.stringify of the same records',
+  async run(ctx) {
+    const w = await workload(ctx.quick);
+    const n = ctx.quick ? 2000 : 10_000;
+    const minMs = ctx.quick ? 500 : 2000;
+    const startMs = Date.now() - 3_600_000;
+    const gke = gkeEntries(n, startMs);
+    const eks = eksRecords(w.templates, 0, n, startMs).map((r, i) => ({ ...r, ingestionTime: r.timestamp, eventId: String(i).padStart(56, '0') }));
+    const aks = aksRows(w.templates, 0, n, startMs);
+    const cases: Case[] = [
+      // The GKE source decodes protobuf into the LogEntry's JSON shape; parsing that JSON stands in for it.
+      { name: 'gke', inputs: gke.map((e) => JSON.stringify(e)), texts: gke.map((e) => JSON.stringify(e)), normalize: (t) => normalizeGkeEntry(JSON.parse(t as string)) },
+      { name: 'eks', inputs: eks, texts: eks.map((r) => r.message), normalize: (r) => normalizeEksRecord(r, { cluster: 'bench', region: 'us-east-1', accountId: '123456789012' }) },
+      { name: 'aks', inputs: aks, texts: aks.map((r) => r.log_s as string), normalize: (r) => normalizeAksRow(r) },
+    ];
+    const figures: Figure[] = [];
+    for (const c of cases) {
+      const rejects = c.inputs.filter((i) => isReject(c.normalize(i))).length;
+      if (rejects > 0) throw new Error(`${c.name}: ${rejects} of ${c.inputs.length} bench records were rejected`);
+      const ceiling = await jsonCeiling(c.texts, minMs);
+      const r = await rate(() => {
+        let bytes = 0;
+        for (const input of c.inputs) bytes += goJSON(c.normalize(input)).length;
+        return bytes;
+      }, c.inputs.length, { minMs });
+      const kb = c.texts.reduce((s, t) => s + t.length, 0) / c.texts.length / 1024;
+      ctx.log(`${c.name}: ${c.inputs.length} records, mean ${kb.toFixed(1)} KB`);
+      figures.push(
+        withBaseline(
+          { key: `normalize.${c.name}.events_per_s`, label: `normalizer alone, ${c.name} (+ encode)`, value: r.opsPerSecond, unit: 'events/s' },
+          'JSON.parse+stringify, same records',
+          ceiling.itemsPerSecond,
+        ),
+      );
+    }
+    return figures;
+  },
+};
