@@ -193,6 +193,8 @@ describe('Helm chart charts/kube-audit-bridge', () => {
       expect(container.startupProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
       expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
       expect(container.resources?.limits?.memory).toBeDefined();
+      // Node's heap would otherwise grow toward the memory limit before collecting.
+      expect(container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe('--max-old-space-size=256');
 
       // Writable: only the data volume (a claim rendered beside it) and /tmp; everything else read-only.
       const volume = (name: string) => pod.volumes?.find((v) => v.name === name);
@@ -261,15 +263,22 @@ describe('Helm chart charts/kube-audit-bridge', () => {
     expect(google.pod.volumes).toContainEqual({ name: 'google-key', secret: { secretName: 'gcp-key', items: [{ key: 'sa.json', path: 'key.json' }] } });
 
     const aws = await renderWith(['--set', 'aws.credentialsSecret.name=aws-keys', '--set', 'aws.credentialsSecret.sessionTokenKey=token']);
-    expect(podOf(aws).container.env).toEqual([
+    expect(podOf(aws).container.env?.filter((e) => e.name !== 'NODE_OPTIONS')).toEqual([
       { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: { name: 'aws-keys', key: 'AWS_ACCESS_KEY_ID' } } },
       { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'aws-keys', key: 'AWS_SECRET_ACCESS_KEY' } } },
       { name: 'AWS_SESSION_TOKEN', valueFrom: { secretKeyRef: { name: 'aws-keys', key: 'token' } } },
     ]);
 
     const azure = await renderWith(['--set', 'azure.clientSecret.name=azure-sp']);
-    expect(podOf(azure).container.env?.map((e) => e.name)).toEqual(['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET']);
+    expect(podOf(azure).container.env?.map((e) => e.name)).toEqual(['NODE_OPTIONS', 'AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET']);
     for (const m of [aws, azure]) expect(() => new Deployment(one(m, 'Deployment')).validate()).not.toThrow();
+  });
+
+  it('caps the Node heap by default and leaves it to Node with heapLimitMiB null', async () => {
+    const capped = podOf(await renderWith(['--set', 'heapLimitMiB=192'])).container;
+    expect(capped.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe('--max-old-space-size=192');
+    const uncapped = podOf(await renderWith(['--set', 'heapLimitMiB=null'])).container;
+    expect(uncapped.env?.some((e) => e.name === 'NODE_OPTIONS') ?? false).toBe(false);
   });
 
   it('without persistence, keeps the checkpoint on an emptyDir and warns in NOTES', async () => {

@@ -93,6 +93,10 @@ dead-letter on the data volume, the server on the Service's port) set by the cha
 
 {{/* The container environment: cloud credentials from Secrets, then the user's env. */}}
 {{- define "kab.env" -}}
+{{- with .Values.heapLimitMiB }}
+- name: NODE_OPTIONS
+  value: {{ printf "--max-old-space-size=%d" (int .) | quote }}
+{{- end }}
 {{- with .Values.gcp.keySecret.name }}
 - name: GOOGLE_APPLICATION_CREDENTIALS
   value: /var/run/secrets/google/key.json
