@@ -35,7 +35,7 @@ export const backlogSuite: Suite = {
 
     const figures: Figure[] = [];
     // Node's default heap grows well past what is live before it collects; a capped heap shows what
-    // the bridge holds (a container's memory limit caps it the same way). The capped runs drain a
+    // the bridge holds (the chart sets such a cap). The capped runs drain a
     // fifth of the set: the point is the peak, which a steady drain reaches early.
     for (const variant of [
       { key: 'default_heap', label: "Node's default heap", count: w.backlogSetSize, nodeArgs: [] as string[] },
