@@ -30,6 +30,28 @@ export function abortReason(signal: AbortSignal): Error {
   return reason instanceof Error ? reason : new AbortError(typeof reason === 'string' ? reason : 'aborted');
 }
 
+/**
+ * Settles with `promise`, or rejects with the abort reason as soon as `signal` aborts. For SDK calls
+ * that take no signal: on shutdown we stop waiting and let the request finish in the background.
+ */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
 export class AbortError extends Error {
   constructor(message = 'aborted') {
     super(message);

@@ -6,7 +6,7 @@ import type { SourceBatch } from '../../pipeline/types.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { parseRetryAfter } from '../../util/backoff.js';
-import { abortReason, type Clock } from '../../util/clock.js';
+import { untilAborted, type Clock } from '../../util/clock.js';
 import type { TokenBucket } from '../../util/token-bucket.js';
 import type { ApiFailure, PollContext, WindowPoller } from '../polling.js';
 import { formatTicks, msFromTicks, parseTicks, ticksFromMs } from './kusto-time.js';
@@ -151,7 +151,7 @@ export class AksPoller implements WindowPoller<AksCursor> {
     await this.deps.bucket.take(signal);
     let result: LogsQueryResult;
     try {
-      result = await abortable(
+      result = await untilAborted(
         this.deps.client.queryWorkspace(this.config.workspaceId, kql, timespan, {
           serverTimeoutInSeconds: Math.round(this.config.serverTimeout / 1000),
           // The client gives up a little after the server would have answered 504.
@@ -246,26 +246,6 @@ function errorText(err: unknown): string {
     inner = (inner as { innererror?: unknown }).innererror;
   }
   return text && text !== base ? `${base}: ${text}` : base;
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  // The SDK's query options do not pass an abort signal through; on shutdown we stop waiting
-  // and let the request finish in the background.
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
 
 function resumePoint(page: unknown): { ticks: bigint; after: { ing: string; key: string } } | undefined {

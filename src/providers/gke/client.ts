@@ -2,7 +2,7 @@
 // so the CLI does not load google-gax for anything else.
 
 import type { GkeSourceConfig } from '../../config/sources/gke.js';
-import { abortReason } from '../../util/clock.js';
+import { untilAborted } from '../../util/clock.js';
 
 export interface EntriesRequest {
   filter: string;
@@ -65,7 +65,7 @@ export async function createLoggingClient(config: Config): Promise<LoggingClient
         // errors anyway): one call, the original error.
         gaxOptions: { retry: { retryCodes: [] }, timeout: CALL_TIMEOUT_MS },
       });
-      const response = await raceAbort(call, signal);
+      const response = await untilAborted(call, signal);
       const raw = (response as unknown[])[2] as { entries?: unknown[]; nextPageToken?: string } | undefined;
       return { entries: raw?.entries ?? [], nextPageToken: raw?.nextPageToken ?? '' };
     },
@@ -73,21 +73,4 @@ export async function createLoggingClient(config: Config): Promise<LoggingClient
       await (logging.loggingService as { close(): Promise<void> }).close();
     },
   };
-}
-
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
