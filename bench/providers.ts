@@ -69,16 +69,17 @@ export async function gkeBench(count: number, startMs: number, _templates: reado
   };
 }
 
-/** EKS records: the workload's native events as FilterLogEvents messages, 10 per millisecond. */
-export function eksRecords(templates: readonly WorkloadTemplate[], first: number, count: number, startMs: number): EmulatorRecord[] {
+/** EKS records: the workload's native events as FilterLogEvents messages, `perSecond` of cluster time each second. */
+export function eksRecords(templates: readonly WorkloadTemplate[], first: number, count: number, startMs: number, perSecond = 10_000): EmulatorRecord[] {
   return Array.from({ length: count }, (_, k) => {
     const i = first + k;
-    return { logStreamName: `kube-apiserver-audit-${i % 3}`, timestamp: startMs + Math.floor(k / 10), message: eventText(templates, i) };
+    return { logStreamName: `kube-apiserver-audit-${i % 3}`, timestamp: startMs + Math.floor((k * 1000) / perSecond), message: eventText(templates, i) };
   });
 }
 
-export async function eksBench(count: number, startMs: number, templates: readonly WorkloadTemplate[]): Promise<ProviderBench> {
-  const emulator = await EksEmulator.start({ logGroup: '/aws/eks/bench/cluster', records: eksRecords(templates, 0, count, startMs) });
+/** `perSecond`: how busy the cluster was; it sets how many eventIds the cursor keeps for its overlap. */
+export async function eksBench(count: number, startMs: number, templates: readonly WorkloadTemplate[], perSecond = 10_000): Promise<ProviderBench> {
+  const emulator = await EksEmulator.start({ logGroup: '/aws/eks/bench/cluster', records: eksRecords(templates, 0, count, startMs, perSecond) });
   let next = count;
   return {
     provider: 'eks',

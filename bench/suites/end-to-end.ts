@@ -13,6 +13,8 @@ export const PROVIDERS: Record<string, ProviderFactory> = { gke: gkeBench, eks: 
 
 export interface Drain {
   eventsPerSecond: number;
+  /** Share of one core the bridge process used while draining: near 1 means the bridge is the bottleneck. */
+  bridgeCpuShare: number;
   peakRssMb: number;
   seconds: number;
 }
@@ -32,13 +34,17 @@ export async function drainBacklog(
   const { file, dir } = writeBridgeConfig([provider.source], receiver.url);
   const bridge = BridgeProcess.start(file, provider.env, nodeArgs);
   let first = 0;
+  let cpuAtFirst = 0;
   let lastLog = Date.now();
   try {
     await waitFor(
       () => receiver.events >= count,
       30 * 60_000,
       () => {
-        if (first === 0 && receiver.events > 0) first = Date.now();
+        if (first === 0 && receiver.events > 0) {
+          first = Date.now();
+          cpuAtFirst = bridge.cpuSeconds();
+        }
         if (Date.now() - lastLog > 10_000) {
           lastLog = Date.now();
           log(`${provider.provider}: ${receiver.events.toLocaleString('en-US')} of ${count.toLocaleString('en-US')} events delivered, bridge RSS ${bridge.rssMb().toFixed(0)} MB`);
@@ -47,7 +53,8 @@ export async function drainBacklog(
       100,
     );
     const seconds = (Date.now() - (first || Date.now())) / 1000;
-    return { eventsPerSecond: receiver.events / Math.max(seconds, 0.001), peakRssMb: bridge.peakRssMb(), seconds };
+    const bridgeCpuShare = (bridge.cpuSeconds() - cpuAtFirst) / Math.max(seconds, 0.001);
+    return { eventsPerSecond: receiver.events / Math.max(seconds, 0.001), bridgeCpuShare, peakRssMb: bridge.peakRssMb(), seconds };
   } finally {
     await bridge.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -67,13 +74,14 @@ export const endToEndSuite: Suite = {
       const receiver = await new BenchReceiver().start();
       try {
         const drain = await drainBacklog(provider, count, receiver, (m) => ctx.log(m));
-        ctx.log(`${name}: ${count} events in ${drain.seconds.toFixed(1)} s, ${(receiver.bytes / 1e6).toFixed(0)} MB received, bridge peak RSS ${drain.peakRssMb.toFixed(0)} MB`);
+        ctx.log(`${name}: ${count} events in ${drain.seconds.toFixed(1)} s, ${(receiver.bytes / 1e6).toFixed(0)} MB received, bridge peak RSS ${drain.peakRssMb.toFixed(0)} MB, bridge CPU ${(100 * drain.bridgeCpuShare).toFixed(0)}% of a core`);
         figures.push(
           withBaseline(
             { key: `end_to_end.${name}.events_per_s`, label: `end to end, ${name}: emulator → SDK → bridge → webhook`, value: drain.eventsPerSecond, unit: 'events/s' },
             CEILING_LABEL,
             w.ceiling.eventsPerSecond,
           ),
+          { key: `end_to_end.${name}.bridge_cpu_share`, label: `  bridge process CPU (1 = one core busy)`, value: drain.bridgeCpuShare, unit: 'cores' },
         );
       } finally {
         await receiver.stop();
