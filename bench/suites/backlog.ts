@@ -58,7 +58,7 @@ export const backlogSuite: Suite = {
             `target ${TARGET_MB} MB`,
             TARGET_MB,
           ),
-          { key: `backlog.eks.${variant.key}.events_per_s`, label: `  drain rate (the sink sets it)`, value: drain.eventsPerSecond, unit: 'events/s' },
+          { key: `backlog.eks.${variant.key}.events_per_s`, label: `  drain rate (at most the sink's)`, value: drain.eventsPerSecond, unit: 'events/s' },
         );
       } finally {
         await slow.stop();
