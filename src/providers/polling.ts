@@ -2,6 +2,7 @@ import type { Cursor, SourceBatch } from '../pipeline/types.js';
 import type { Health } from '../pipeline/health.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { resolveStartFrom, type StartFrom } from '../config/fields.js';
 import { backoffDelay } from '../util/backoff.js';
 import { isAbortError, type Clock } from '../util/clock.js';
 
@@ -48,6 +49,25 @@ export interface PollingOptions {
   logger: Logger;
   /** Backoff after a failed poll; defaults 1 s initial, 60 s cap. */
   backoff?: { initialMs: number; maxMs: number };
+}
+
+/** The polling options of a source's config and context: the same for every cloud provider. */
+export function pollingOptionsFor(
+  config: { name: string; pollInterval: number; startFrom: StartFrom },
+  ctx: Pick<PollingOptions, 'once' | 'clock' | 'health' | 'metrics' | 'logger' | 'backoff'>,
+): PollingOptions {
+  const { clock } = ctx;
+  return {
+    name: config.name,
+    pollIntervalMs: config.pollInterval,
+    once: ctx.once,
+    startMs: () => resolveStartFrom(config.startFrom, clock.now()),
+    clock,
+    health: ctx.health,
+    metrics: ctx.metrics,
+    logger: ctx.logger,
+    ...(ctx.backoff ? { backoff: ctx.backoff } : {}),
+  };
 }
 
 /**

@@ -2,10 +2,9 @@ import { readFileSync } from 'node:fs';
 import { LogsQueryClient } from '@azure/monitor-query-logs';
 import type { TokenCredential } from '@azure/identity';
 import type { AksSourceConfig } from '../../config/sources/aks.js';
-import { resolveStartFrom } from '../../config/fields.js';
 import type { Cursor, Source, SourceBatch } from '../../pipeline/types.js';
 import type { SourceContext } from '../index.js';
-import { pollingBatches } from '../polling.js';
+import { pollingBatches, pollingOptionsFor } from '../polling.js';
 import { createCredential, identityKey } from './credential.js';
 import { AksPoller } from './poller.js';
 
@@ -48,20 +47,6 @@ export class AksSource implements Source {
 
   batches(from: Cursor | undefined, signal: AbortSignal): AsyncIterable<SourceBatch> {
     const { config, ctx } = this;
-    return pollingBatches(
-      this.poller,
-      {
-        name: config.name,
-        pollIntervalMs: config.pollInterval,
-        once: ctx.once,
-        startMs: () => resolveStartFrom(config.startFrom, ctx.clock.now()),
-        clock: ctx.clock,
-        health: ctx.health,
-        metrics: ctx.metrics,
-        logger: ctx.logger,
-      },
-      from,
-      signal,
-    );
+    return pollingBatches(this.poller, pollingOptionsFor(config, ctx), from, signal);
   }
 }

@@ -1,13 +1,12 @@
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EksSourceConfig } from '../../config/sources/eks.js';
-import { resolveStartFrom } from '../../config/fields.js';
 import type { Health } from '../../pipeline/health.js';
 import type { Cursor, Source, SourceBatch } from '../../pipeline/types.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import type { Clock } from '../../util/clock.js';
 import type { QuotaRegistry } from '../../util/token-bucket.js';
-import { pollingBatches } from '../polling.js';
+import { pollingBatches, pollingOptionsFor } from '../polling.js';
 import { accountOf, createFilterLogEvents, type AwsCredentials, type FilterLogEvents } from './client.js';
 import { EksPoller } from './poller.js';
 
@@ -79,22 +78,6 @@ export class EksSource implements Source {
   }
 
   private polling(from: Cursor | undefined, signal: AbortSignal): AsyncIterable<SourceBatch> {
-    const { clock } = this.deps;
-    return pollingBatches(
-      this.poller,
-      {
-        name: this.name,
-        pollIntervalMs: this.config.pollInterval,
-        once: this.deps.once,
-        startMs: () => resolveStartFrom(this.config.startFrom, clock.now()),
-        clock,
-        health: this.deps.health,
-        metrics: this.deps.metrics,
-        logger: this.deps.logger,
-        ...(this.deps.backoff ? { backoff: this.deps.backoff } : {}),
-      },
-      from,
-      signal,
-    );
+    return pollingBatches(this.poller, pollingOptionsFor(this.config, this.deps), from, signal);
   }
 }

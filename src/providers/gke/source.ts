@@ -1,8 +1,7 @@
 import type { GkeSourceConfig } from '../../config/sources/gke.js';
-import { resolveStartFrom } from '../../config/fields.js';
 import type { Cursor, Source, SourceBatch } from '../../pipeline/types.js';
 import type { SourceContext } from '../index.js';
-import { pollingBatches } from '../polling.js';
+import { pollingBatches, pollingOptionsFor } from '../polling.js';
 import { createLoggingClient, type LoggingClient } from './client.js';
 import { GkeWindowPoller } from './poller.js';
 
@@ -39,21 +38,7 @@ export class GkeSource implements Source {
       progress: () => ctx.health.sourcePolled(config.name),
     });
     try {
-      yield* pollingBatches(
-        poller,
-        {
-          name: config.name,
-          pollIntervalMs: config.pollInterval,
-          once: ctx.once,
-          startMs: () => resolveStartFrom(config.startFrom, ctx.clock.now()),
-          clock: ctx.clock,
-          health: ctx.health,
-          metrics: ctx.metrics,
-          logger,
-        },
-        from,
-        signal,
-      );
+      yield* pollingBatches(poller, pollingOptionsFor(config, { ...ctx, logger }), from, signal);
     } finally {
       await client?.then((c) => c.close()).catch(() => undefined);
     }
