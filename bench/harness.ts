@@ -1,3 +1,10 @@
+import { Health } from '../src/pipeline/health.js';
+import type { SourceContext } from '../src/providers/index.js';
+import { silentLogger } from '../src/telemetry/logger.js';
+import { Metrics } from '../src/telemetry/metrics.js';
+import { systemClock } from '../src/util/clock.js';
+import { QuotaRegistry } from '../src/util/token-bucket.js';
+
 // Benchmarks print figures and ratios to a baseline measured in the same run; they are never
 // assertions (these machines are shared, timings move). Each suite returns its figures.
 
@@ -9,6 +16,12 @@ export interface Figure {
   unit: string;
   /** The same quantity for the baseline, measured in this run, and value / baseline. */
   baseline?: { label: string; value: number; ratio: number };
+}
+
+/** What a provider source needs to drain once in the benchmark process, logging nothing. */
+export function onceSourceContext(quotas: QuotaRegistry = new QuotaRegistry(systemClock)): SourceContext {
+  const metrics = new Metrics();
+  return { logger: silentLogger(), metrics, health: new Health(systemClock, metrics), clock: systemClock, quotas, once: true };
 }
 
 export interface BenchContext {

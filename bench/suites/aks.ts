@@ -8,14 +8,9 @@ import { AksEmulator } from '../../src/emulators/aks/server.js';
 import { normalizeAksRow } from '../../src/normalize/aks.js';
 import { goJSON } from '../../src/normalize/encode.js';
 import { isReject } from '../../src/normalize/event.js';
-import { Health } from '../../src/pipeline/health.js';
 import { kustoTime } from '../../src/providers/aks/kusto-time.js';
 import { AksSource } from '../../src/providers/aks/source.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
-import { Metrics } from '../../src/telemetry/metrics.js';
-import { systemClock } from '../../src/util/clock.js';
-import { QuotaRegistry } from '../../src/util/token-bucket.js';
-import { jsonCeiling, rate, withBaseline, type Figure, type Suite } from '../harness.js';
+import { jsonCeiling, onceSourceContext, rate, withBaseline, type Figure, type Suite } from '../harness.js';
 
 type Row = Record<string, unknown>;
 type Table = 'AKSAudit' | 'AzureDiagnostics';
@@ -76,15 +71,7 @@ export const aksSuite: Suite = {
             settleLag: '1s',
             pageSize: 5000,
           });
-          const metrics = new Metrics();
-          const source = new AksSource(config, {
-            logger: silentLogger(),
-            metrics,
-            health: new Health(systemClock, metrics),
-            clock: systemClock,
-            quotas: new QuotaRegistry(systemClock),
-            once: true,
-          });
+          const source = new AksSource(config, onceSourceContext());
           const drainToDevNull = async (): Promise<number> => {
             let n = 0;
             for await (const batch of source.batches(undefined, new AbortController().signal)) {

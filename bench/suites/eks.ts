@@ -5,13 +5,10 @@ import { EksEmulator, type EmulatorRecord } from '../../src/emulators/eks/server
 import { normalizeEksRecord } from '../../src/normalize/eks.js';
 import { goJSON } from '../../src/normalize/encode.js';
 import { isReject, type AuditEvent } from '../../src/normalize/event.js';
-import { Health } from '../../src/pipeline/health.js';
 import { EksSource, eksQuotaKey } from '../../src/providers/eks/source.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
-import { Metrics } from '../../src/telemetry/metrics.js';
 import { systemClock } from '../../src/util/clock.js';
 import { QuotaRegistry } from '../../src/util/token-bucket.js';
-import { jsonCeiling, rate, withBaseline, type Figure, type Suite } from '../harness.js';
+import { jsonCeiling, onceSourceContext, rate, withBaseline, type Figure, type Suite } from '../harness.js';
 
 /** The EKS sample messages as `count` FilterLogEvents records, 10 per millisecond, distinct auditIDs. */
 function benchRecords(count: number, startMs: number): EmulatorRecord[] {
@@ -64,17 +61,11 @@ export const eksSuite: Suite = {
         settleLag: '1s',
       });
       const drainOnce = async (): Promise<number> => {
-        const metrics = new Metrics();
         const quotas = new QuotaRegistry(systemClock);
         // The bench measures the bridge, not AWS's 5 requests per second.
         quotas.bucket(eksQuotaKey(config), 1000, 1000);
         const source = new EksSource(config, {
-          logger: silentLogger(),
-          metrics,
-          health: new Health(systemClock, metrics),
-          clock: systemClock,
-          quotas,
-          once: true,
+          ...onceSourceContext(quotas),
           credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' },
         });
         let delivered = 0;

@@ -5,14 +5,9 @@ import { GkeEmulator } from '../../src/emulators/gke/server.js';
 import { goJSON } from '../../src/normalize/encode.js';
 import { isReject } from '../../src/normalize/event.js';
 import { normalizeGkeEntry } from '../../src/normalize/gke.js';
-import { Health } from '../../src/pipeline/health.js';
 import { GkeSource } from '../../src/providers/gke/source.js';
 import { formatTimeNs } from '../../src/providers/gke/time.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
-import { Metrics } from '../../src/telemetry/metrics.js';
-import { systemClock } from '../../src/util/clock.js';
-import { QuotaRegistry } from '../../src/util/token-bucket.js';
-import { jsonCeiling, rate, withBaseline, type Figure, type Suite } from '../harness.js';
+import { jsonCeiling, onceSourceContext, rate, withBaseline, type Figure, type Suite } from '../harness.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -67,15 +62,7 @@ export const gkeSuite: Suite = {
         requestsPerMinute: 1_000_000, // the quota is not what is measured
       });
       const drainOnce = async (): Promise<number> => {
-        const metrics = new Metrics();
-        const source = new GkeSource(config, {
-          logger: silentLogger(),
-          metrics,
-          health: new Health(systemClock, metrics),
-          clock: systemClock,
-          quotas: new QuotaRegistry(systemClock),
-          once: true,
-        });
+        const source = new GkeSource(config, onceSourceContext());
         let delivered = 0;
         for await (const batch of source.batches(undefined, new AbortController().signal)) {
           if (batch.events.length === 0) continue;
