@@ -1,22 +1,12 @@
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EksSourceConfig } from '../../config/sources/eks.js';
-import type { Health } from '../../pipeline/health.js';
 import type { Cursor, Source, SourceBatch } from '../../pipeline/types.js';
-import type { Logger } from '../../telemetry/logger.js';
-import type { Metrics } from '../../telemetry/metrics.js';
-import type { Clock } from '../../util/clock.js';
-import type { QuotaRegistry } from '../../util/token-bucket.js';
+import type { SourceContext } from '../index.js';
 import { pollingBatches, pollingOptionsFor } from '../polling.js';
 import { accountOf, createFilterLogEvents, type AwsCredentials, type FilterLogEvents } from './client.js';
 import { EksPoller } from './poller.js';
 
-export interface EksSourceDeps {
-  logger: Logger;
-  metrics: Metrics;
-  health: Health;
-  clock: Clock;
-  quotas: QuotaRegistry;
-  once: boolean;
+export interface EksSourceDeps extends SourceContext {
   /** Overrides the AWS default credential chain (tests use static keys). */
   credentials?: AwsCredentials;
   /** Backoff of the polling loop after a failed poll; default 1 s initial, 60 s cap. */
