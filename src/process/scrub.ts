@@ -32,6 +32,8 @@ export interface ScrubRule {
   segments: readonly PathSegment[];
   keys: RegExp | undefined;
   when: Predicate | undefined;
+  /** What replaces the value at the path: made once here, not per event. */
+  leaf: (value: unknown) => unknown;
 }
 
 export interface ScrubOptions {
@@ -71,7 +73,7 @@ export function compileScrubPaths(entries: readonly (string | ScrubPathConfig)[]
     paths.forEach((text, j) => {
       try {
         const segments = parsePath(text);
-        if (ok) rules.push({ segments, keys, when });
+        if (ok) rules.push({ segments, keys, when, leaf: keys ? redactKeys(keys) : redactValue });
       } catch (err) {
         if (!(err instanceof PathError)) throw err;
         problems.push(`${Array.isArray(spec.path) ? `${at}[${j}]` : at}: got ${JSON.stringify(text)}; expected a jpath path (${err.message} at offset ${err.offset})`);
@@ -100,7 +102,7 @@ export function scrubEvent(event: AuditEvent, options: ScrubOptions): AuditEvent
   }
   for (const rule of options.paths) {
     if (rule.when && !rule.when(out)) continue;
-    const next = rewriteAt(out, rule.segments, 0, rule.keys ? redactKeys(rule.keys) : redactValue) as AuditEvent;
+    const next = rewriteAt(out, rule.segments, 0, rule.leaf) as AuditEvent;
     if (next !== out) {
       out = next;
       touched.push(rule.segments[0]!.key);

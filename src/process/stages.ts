@@ -6,7 +6,7 @@ import type { AuditEvent } from '../normalize/event.js';
 import type { ProcessStage } from '../pipeline/source-runner.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { compileFilter, type EventFilter } from './filter.js';
-import { applyPolicy, loadPolicyFile, type CompiledPolicy } from './policy.js';
+import { applyPolicyToAll, loadPolicyFile, type CompiledPolicy } from './policy.js';
 import { compileScrubPaths, scrubAll, type ScrubOptions, type ScrubRule } from './scrub.js';
 
 export interface CompiledProcessing {
@@ -56,16 +56,12 @@ export function processStage(processing: CompiledProcessing, metrics: Metrics): 
   return (events, source) => {
     let out: AuditEvent[] = events;
     if (policy) {
-      const kept: AuditEvent[] = [];
-      for (const event of out) {
-        const outcome = applyPolicy(policy, event);
-        if (outcome.kind === 'kept') kept.push(outcome.event);
-      }
-      if (kept.length < out.length) metrics.eventsDropped.inc({ source, stage: 'policy' }, out.length - kept.length);
+      const { events: kept, dropped } = applyPolicyToAll(policy, out);
+      if (dropped > 0) metrics.eventsDropped.inc({ source, stage: 'policy' }, dropped);
       out = kept;
     }
     if (filter) {
-      const kept = out.filter((event) => filter(event));
+      const kept = out.filter(filter);
       if (kept.length < out.length) metrics.eventsDropped.inc({ source, stage: 'filter' }, out.length - kept.length);
       out = kept;
     }
