@@ -22,14 +22,6 @@ export interface EmulatorModule {
 
 export type EmulatorProvider = 'gke' | 'eks' | 'aks';
 
-/** Bad options or an unreadable data file: the CLI prints the message and exits 2. */
-export class EmulatorUsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EmulatorUsageError';
-  }
-}
-
 /** Each provider registers its emulator here (a lazy import). */
 export const emulators: Partial<Record<EmulatorProvider, () => Promise<EmulatorModule>>> = {};
 emulators.gke = async () => (await import('./gke/index.js')).gkeEmulatorModule;

@@ -9,6 +9,7 @@ import {
   isPlainObject,
   validateEvent,
   sortKeys,
+  TRUNCATED_ANNOTATION,
   type AuditEvent,
   type Reject,
 } from './event.js';
@@ -17,8 +18,6 @@ import {
 export const LOG_S_LIMIT_BYTES = 32_766;
 /** What AKSAudit holds in RequestObject/ResponseObject instead of a body that was too large. */
 export const SKIPPED_OBJECT = 'skipped-too-big-size-object';
-/** The kube-apiserver's own mark for an event whose bodies were dropped (its truncate backend). */
-export const TRUNCATED_ANNOTATION = 'audit.k8s.io/truncated';
 
 export interface AksContext {
   /** annotations.cluster_name; default the last segment of the row's resource id. */

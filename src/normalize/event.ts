@@ -4,6 +4,9 @@
 
 export const AUDIT_API_VERSION = 'audit.k8s.io/v1';
 
+/** The annotation the kube-apiserver sets when it drops request/response bodies of an oversized event. */
+export const TRUNCATED_ANNOTATION = 'audit.k8s.io/truncated';
+
 export const LEVELS = ['None', 'Metadata', 'Request', 'RequestResponse'] as const;
 export type Level = (typeof LEVELS)[number];
 /** Levels an emitted event can carry: None is never written. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseJsonOrLines } from '../../cli/convert.js';
 import { aksConverter } from '../../normalize/aks-convert.js';
 import { isPlainObject } from '../../normalize/event.js';
-import { EmulatorUsageError, type EmulatorCliOptions, type EmulatorModule } from '../index.js';
+import { type EmulatorCliOptions, type EmulatorModule } from '../index.js';
 import { parseFaults } from './faults.js';
 import { AksEmulator } from './server.js';
 import { isTableName, TABLE_NAMES } from './tables.js';
@@ -21,16 +21,9 @@ export async function loadRows(file: string): Promise<{ rows: Record<string, unk
 export const aksEmulatorModule: EmulatorModule = {
   async runFromCli(options: EmulatorCliOptions, signal: AbortSignal): Promise<void> {
     const table = options.table ?? 'AKSAudit';
-    if (!isTableName(table)) throw new EmulatorUsageError(`--table ${table}: expected one of ${TABLE_NAMES.join(', ')}`);
-    let faults;
-    let loaded;
-    try {
-      faults = parseFaults(options.faults);
-      loaded = await loadRows(options.data);
-    } catch (err) {
-      throw new EmulatorUsageError((err as Error).message);
-    }
-    const { rows, workspaceId } = loaded;
+    if (!isTableName(table)) throw new Error(`--table ${table}: expected one of ${TABLE_NAMES.join(', ')}`);
+    const faults = parseFaults(options.faults);
+    const { rows, workspaceId } = await loadRows(options.data);
     const emulator = await AksEmulator.start(rows, { port: options.port, faults, table });
     const dir = await mkdtemp(join(tmpdir(), 'kube-audit-bridge-aks-'));
     try {

@@ -3,13 +3,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parseTicks, ticksFromMs } from '../../providers/aks/kusto-time.js';
+import { LOG_S_LIMIT_BYTES } from '../../normalize/aks.js';
 import { readBody, BodyError } from '../../server/body.js';
 import { createLocalPki, type LocalPki } from '../certs.js';
 import { DEFAULT_FAULTS, every, type AksFaults } from './faults.js';
 import { KqlError, KTime, parseQuery, runQuery, type EvalRow, type TableSchema } from './kql.js';
 import { schemaOf, TABLE_NAMES, type EmulatedTable } from './tables.js';
 
-const LOG_S_LIMIT = 32_766;
 
 export interface AksEmulatorOptions {
   /** Default 0 (any free port); always 127.0.0.1. */
@@ -353,12 +353,12 @@ function truncatedLog(log: string): string {
   let text: string;
   try {
     const event = JSON.parse(log) as Record<string, unknown>;
-    if (Buffer.byteLength(log) <= LOG_S_LIMIT) event.responseObject = { kind: 'Status', padding: 'x'.repeat(LOG_S_LIMIT) };
+    if (Buffer.byteLength(log) <= LOG_S_LIMIT_BYTES) event.responseObject = { kind: 'Status', padding: 'x'.repeat(LOG_S_LIMIT_BYTES) };
     text = JSON.stringify(event);
   } catch {
-    text = log.padEnd(LOG_S_LIMIT + 1, 'x');
+    text = log.padEnd(LOG_S_LIMIT_BYTES + 1, 'x');
   }
-  return Buffer.from(text, 'utf8').subarray(0, LOG_S_LIMIT).toString('utf8');
+  return Buffer.from(text, 'utf8').subarray(0, LOG_S_LIMIT_BYTES).toString('utf8');
 }
 
 class TimespanError extends Error {}

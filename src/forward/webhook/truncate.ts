@@ -1,7 +1,5 @@
-import { isRfc3339, withAnnotations, type AuditEvent } from '../../normalize/event.js';
+import { isRfc3339, TRUNCATED_ANNOTATION, withAnnotations, type AuditEvent } from '../../normalize/event.js';
 import { encodeEvent } from './format.js';
-
-export const TRUNCATED_ANNOTATION = 'audit.k8s.io/truncated';
 
 export type Fitted =
   | { ok: true; event: AuditEvent; full: string; bytes: number; truncated: boolean }
