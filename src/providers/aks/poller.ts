@@ -71,6 +71,7 @@ export class AksPoller implements WindowPoller<AksCursor> {
       return;
     }
     const seen = readSeen(cursor.seen);
+    const normalizeContext = config.clusterName ? { cluster: config.clusterName } : {};
     let watermark = from;
     const resume = resumePoint(cursor.page);
     let lowerTicks = resume ? resume.ticks : from - this.overlapTicks;
@@ -106,7 +107,7 @@ export class AksPoller implements WindowPoller<AksCursor> {
         if (ing === undefined) throw new Error(`query answer has a row without a valid _ing: ${JSON.stringify(row._ing)}`);
         if (seen.has(key)) continue;
         seen.set(key, { ticks: ing, text: String(row._ing) });
-        const result = normalizeAksRow(row, config.clusterName ? { cluster: config.clusterName } : {}, `ingested ${String(row._ing)} key ${key}`);
+        const result = normalizeAksRow(row, normalizeContext, `ingested ${String(row._ing)} key ${key}`);
         if (isReject(result)) rejects.push(result);
         else {
           events.push(result);
@@ -141,10 +142,11 @@ export class AksPoller implements WindowPoller<AksCursor> {
   }
 
   private observe(event: AuditEvent, ing: bigint, watermark: bigint): void {
-    const { metrics, config } = { metrics: this.deps.metrics, config: this.config };
-    if (ing < watermark) metrics.lateEvents.inc({ source: config.name });
+    const { metrics } = this.deps;
+    const source = this.config.name;
+    if (ing < watermark) metrics.lateEvents.inc({ source });
     const stage = parseMicroTime(event.stageTimestamp);
-    if (stage !== undefined) metrics.ingestionLag.observe({ source: config.name }, Math.max(0, Number(ing / 10n - stage)) / 1e6);
+    if (stage !== undefined) metrics.ingestionLag.observe({ source }, Math.max(0, Number(ing / 10n - stage)) / 1e6);
   }
 
   private async page(kql: string, timespan: QueryTimeInterval, signal: AbortSignal): Promise<PageOutcome> {

@@ -8,7 +8,7 @@ import { decodeAuditLog } from './audit-log.js';
 import { formatTimeNs, timestampToNs } from './time.js';
 
 export type WireEntryResult =
-  | { ok: true; json: Record<string, unknown>; timestampNs: bigint; insertId: string }
+  | { ok: true; json: Record<string, unknown>; timestampNs: bigint; receiveNs: bigint | undefined; insertId: string }
   | { ok: false; reason: string; raw: Record<string, unknown>; timestampNs?: bigint; insertId?: string };
 
 function bytesOf(value: unknown): Uint8Array | undefined {
@@ -52,5 +52,5 @@ export function fromWireEntry(raw: unknown): WireEntryResult {
       }
     }
   }
-  return { ok: true, json, timestampNs, insertId };
+  return { ok: true, json, timestampNs, receiveNs, insertId };
 }

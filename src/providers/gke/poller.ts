@@ -64,6 +64,7 @@ export class GkeWindowPoller implements WindowPoller<GkeCursor> {
     let resume = cursor.resume;
     let pageToken: string | undefined;
     let maxLagMs = 0;
+    const normalizeOptions = { keepTypeKey: this.config.keepTypeKey };
     for (;;) {
       await this.deps.quota.take(ctx.signal);
       const page = await client.list({ filter, pageSize: this.config.pageSize, pageToken }, ctx.signal);
@@ -81,9 +82,9 @@ export class GkeWindowPoller implements WindowPoller<GkeCursor> {
           rejects.push({ reason: wire.reason, raw: wire.raw, ref: wire.insertId ?? 'entry without insertId' });
           continue;
         }
-        const lag = typeof wire.json.receiveTimestamp === 'string' ? Date.parse(wire.json.receiveTimestamp) - Number(wire.timestampNs / 1_000_000n) : 0;
+        const lag = wire.receiveNs === undefined ? 0 : Number((wire.receiveNs - wire.timestampNs) / 1_000_000n);
         if (lag > maxLagMs) maxLagMs = lag;
-        const result = normalizeGkeEntry(wire.json, { keepTypeKey: this.config.keepTypeKey }, wire.insertId);
+        const result = normalizeGkeEntry(wire.json, normalizeOptions, wire.insertId);
         if (isReject(result)) rejects.push(result);
         else events.push(result);
       }
