@@ -10,8 +10,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built CLI to completion (the tests run after `npm run build`, as `npm test` does). */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
+/**
+ * Runs the built CLI to completion (the tests run after `npm run build`, as `npm test` does), with
+ * `input` on its stdin when given.
+ */
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; input?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? REPO, env: { ...process.env, ...options.env } });
     let stdout = '';
@@ -26,6 +29,7 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeo
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    if (options.input !== undefined) child.stdin.end(options.input);
   });
 }
 

@@ -33,11 +33,7 @@ describe('kube-audit-bridge convert --from aks', () => {
 
   it('reads JSON lines on stdin', async () => {
     const rows = (JSON.parse(readFileSync(AKSAUDIT, 'utf8')) as { rows: unknown[] }).rows.slice(0, 3);
-    const child = spawn(process.execPath, [CLI, 'convert', '--from', 'aks', '-'], { cwd: REPO });
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stdin.end(`${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, stdout } = await runCli(['convert', '--from', 'aks', '-'], { input: `${rows.map((r) => JSON.stringify(r)).join('\n')}\n` });
     expect(code).toBe(0);
     expect(stdout.split('\n').filter(Boolean)).toEqual(readFileSync(join(FIXTURES, 'aks/aksaudit-events.jsonl'), 'utf8').split('\n').slice(0, 3));
   });

@@ -1,27 +1,13 @@
 // policy apply, and validate / run reporting the process section's problems (the built CLI).
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/normalize/event.js';
-import { CLI, REPO, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { makeEvent, SAMPLES } from '../helpers/events.js';
 import { tempDir } from '../helpers/fs.js';
 
 const FALCO_POLICY = `${SAMPLES}falco-rules/k8saudit-audit-policy.yaml`;
-
-function runWithStdin(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 const lines = (text: string): AuditEvent[] => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
 
@@ -46,7 +32,7 @@ describe('policy apply', () => {
       makeEvent(2, { stage: 'RequestReceived' }),
       makeEvent(3, { verb: 'watch' }),
     ].map(({ kind: _k, apiVersion: _a, ...item }) => item);
-    const result = await runWithStdin(['policy', 'apply', '--policy', policy, '-'], JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items }));
+    const result = await runCli(['policy', 'apply', '--policy', policy, '-'], { input: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items }) });
     expect(result).toMatchObject({ code: 0, stderr: '3 events: 1 kept, 2 dropped (1 at level None, 1 in an omitted stage)\n' });
     const [kept] = lines(result.stdout);
     expect(kept).toMatchObject({ kind: 'Event', apiVersion: 'audit.k8s.io/v1', level: 'Metadata', auditID: items[0]!.auditID });

@@ -1,29 +1,14 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, REPO, runCli, type CliResult } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/events.js';
 import { tempDir } from '../helpers/fs.js';
 
 const LIBRARY = 'config/rules/library.yaml';
 const fixture = (name: string): string => join(FIXTURES, 'rules/events', `${name}.json`);
-
-/** The built CLI with `input` on stdin. */
-function runWithStdin(args: string[], input: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 function alerts(stdout: string): { rule: string; auditID: string | null; priority: string; hostname: string; source: string }[] {
   return stdout
@@ -74,7 +59,7 @@ describe('kube-audit-bridge rules test', () => {
     const list = JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [JSON.parse(readFileSync(fixture('falco_create_nginx_service_nodeport'), 'utf8'))] });
     const configmaps = readFileSync(fixture('falco_create_configmap_sensitive_values'), 'utf8');
     const input = `${exec}\n${list}\n${configmaps}\n42\n`;
-    const result = await runWithStdin(['rules', 'test', '--rules', LIBRARY, '--enable', 'tag:access', '--enable', 'NodePort service created'], input);
+    const result = await runCli(['rules', 'test', '--rules', LIBRARY, '--enable', 'tag:access', '--enable', 'NodePort service created'], { input });
     expect(result.code).toBe(0);
     expect(alerts(result.stdout).map((a) => a.rule)).toEqual(['Pod exec or attach', 'NodePort service created']);
     expect(result.stderr).toBe('line 10: skipped: expected an audit event (a JSON object), got 42\n8 events, 2 alerts\n');
@@ -106,7 +91,7 @@ describe('kube-audit-bridge rules test', () => {
     const noEvents = await runCli(['rules', 'test', '--rules', LIBRARY, 'nope.json']);
     expect(noEvents.code).toBe(2);
     expect(noEvents.stderr).toMatch(/rules test: cannot read nope\.json: ENOENT/);
-    const garbage = await runWithStdin(['rules', 'test', '--rules', LIBRARY, '-'], 'not json at all\n');
+    const garbage = await runCli(['rules', 'test', '--rules', LIBRARY, '-'], { input: 'not json at all\n' });
     expect(garbage).toMatchObject({ code: 2, stderr: expect.stringContaining('rules test: unreadable input: neither JSON nor JSON lines') as unknown });
   });
 });
