@@ -4,7 +4,7 @@
 import {
   AUDIT_API_VERSION,
   asTopLevelEvent,
-  canonicalMicroTime,
+  validatedMicroTime,
   describe,
   isPlainObject,
   validateEvent,
@@ -71,20 +71,13 @@ export function normalizeDiagnosticsRow(row: AksRow, ctx: AksContext = {}, ref?:
   }
   const event = asTopLevelEvent(parsed);
   for (const key of ['requestReceivedTimestamp', 'stageTimestamp'] as const) {
-    const text = typeof event[key] === 'string' ? microTime(event[key]) : undefined;
+    const text = typeof event[key] === 'string' ? validatedMicroTime(event[key]) : undefined;
     if (text !== undefined) event[key] = text;
   }
   return finish(event, row, ctx, ref, 'log_s.');
 }
 
 // The apiserver's own MicroTime text; validateEvent still checks the ranges of its fields.
-const MICRO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
-
-/** Canonical MicroTime, skipping the parse for text already in that form (most of it). */
-function microTime(text: string): string | undefined {
-  return MICRO_TIME.test(text) ? text : canonicalMicroTime(text);
-}
-
 /** auditID and stage sit near the start of the apiserver's JSON, so a truncated log_s still has them. */
 function salvage(log: string): string | undefined {
   const id = /"auditID":"([^"]{1,80})"/.exec(log)?.[1];
@@ -129,7 +122,7 @@ export function normalizeAksAuditRow(row: AksRow, ctx: AksContext = {}, ref?: st
       problems.push(`${column}: expected a datetime, got ${describe(v)}`);
       return undefined;
     }
-    const canonical = microTime(raw);
+    const canonical = validatedMicroTime(raw);
     if (canonical === undefined) problems.push(`${column}: expected an ISO 8601 UTC datetime, got ${describe(raw)}`);
     return canonical;
   };

@@ -6,7 +6,7 @@ import { InputError } from './converter.js';
 import {
   AUDIT_API_VERSION,
   asTopLevelEvent,
-  canonicalMicroTime,
+  validatedMicroTime,
   describe,
   isPlainObject,
   sortKeys,
@@ -34,8 +34,6 @@ export interface EksContext {
 const V1BETA1 = 'audit.k8s.io/v1beta1';
 /** EKS cuts oversized events near CloudWatch's 256 KB limit and appends this marker. */
 const TRUNCATED_MARKER = '[Truncated...]';
-/** MicroTime as the apiserver writes it; anything else is brought to this form. */
-const CANONICAL_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
 /** Turns one FilterLogEvents event into an Event, or a Reject saying why it cannot be one. */
 export function normalizeEksRecord(record: unknown, context: EksContext = {}, ref?: string): AuditEvent | Reject {
@@ -91,9 +89,7 @@ export function annotationsFor(context: EksContext): Record<string, string> {
 
 function canonicalizeTimes(event: AuditEvent): void {
   for (const key of ['requestReceivedTimestamp', 'stageTimestamp'] as const) {
-    const value = event[key];
-    if (CANONICAL_TIME.test(value)) continue;
-    const canonical = canonicalMicroTime(value);
+    const canonical = validatedMicroTime(event[key]);
     if (canonical !== undefined) event[key] = canonical;
   }
 }
