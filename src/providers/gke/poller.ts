@@ -8,7 +8,7 @@ import type { LoggingClient } from './client.js';
 import { initialGkeCursor, readGkeCursor, SeenSet, seenKey, type GkeCursor } from './cursor.js';
 import { fromWireEntry } from './entry.js';
 import { baseFilter, windowFilter } from './filter.js';
-import { formatTimeNs, msToNs, parseTimeNs } from './time.js';
+import { formatTimeNs, msToNs, nsToMs, parseTimeNs } from './time.js';
 import type { SourceBatch } from '../../pipeline/types.js';
 
 /** google/rpc/code.proto names, for metrics labels. */
@@ -82,7 +82,7 @@ export class GkeWindowPoller implements WindowPoller<GkeCursor> {
           rejects.push({ reason: wire.reason, raw: wire.raw, ref: wire.insertId ?? 'entry without insertId' });
           continue;
         }
-        const lag = wire.receiveNs === undefined ? 0 : Number((wire.receiveNs - wire.timestampNs) / 1_000_000n);
+        const lag = wire.receiveNs === undefined ? 0 : nsToMs(wire.receiveNs - wire.timestampNs);
         if (lag > maxLagMs) maxLagMs = lag;
         const result = normalizeGkeEntry(wire.json, normalizeOptions, wire.insertId);
         if (isReject(result)) rejects.push(result);
