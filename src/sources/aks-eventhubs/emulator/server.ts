@@ -579,17 +579,18 @@ export class EventHubsServer {
     const props = (request.application_properties ?? {}) as Record<string, unknown>;
     const hub = this.options.hub;
     const token = props.security_token;
-    if (token !== undefined && token !== null) {
-      const check = checkSasToken(token, this.options.keys, this.options.now());
-      if (!check.ok) return this.reply(conn, request, 401, check.reason);
+    // A namespace key signs for any entity: a good signature for a hub that does not exist is a 404, not a 401.
+    const check = token !== undefined && token !== null ? checkSasToken(token, this.options.keys, this.options.now()) : undefined;
+    if (check && !check.ok) return this.reply(conn, request, 401, check.reason);
+    if (typeof props.name !== 'string' || props.name.toLowerCase() !== hub.name.toLowerCase()) {
+      return this.reply(conn, request, 404, `The messaging entity '${String(props.name)}' could not be found.`);
+    }
+    if (check?.ok) {
       if (!scopeCovers(check.claim.resource, hub.name)) return this.reply(conn, request, 401, `InvalidAudience: the token is for '${check.claim.resource}'.`);
     } else if (!this.authorized(conn, `${hub.name}/$management`)) {
       return this.reply(conn, request, 401, `Unauthorized access. 'Listen' claim(s) are required to perform this operation.`);
     }
     if (props.operation !== 'READ') return this.reply(conn, request, 400, `The operation ${JSON.stringify(props.operation)} is not supported.`, undefined, CONDITION.notImplemented);
-    if (typeof props.name !== 'string' || props.name.toLowerCase() !== hub.name.toLowerCase()) {
-      return this.reply(conn, request, 404, `The messaging entity '${String(props.name)}' could not be found.`);
-    }
     if (props.type === 'com.microsoft:eventhub') {
       return this.reply(conn, request, 200, 'OK', {
         name: hub.name,
