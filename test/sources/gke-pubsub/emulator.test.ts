@@ -80,15 +80,15 @@ describe('pubsub emulator: streaming pull with the official client', () => {
 
   it('keeps a message leased for as long as the client extends its deadline', async () => {
     const emulator = await res.emulator({ data: entries(2) });
-    const consumer = consume(res.subscription(emulator.endpoint, { ...deadlines(2), streamingOptions: { maxStreams: 1 } }), (m) => {
-      setTimeout(() => m.ack(), 5000);
+    const consumer = consume(res.subscription(emulator.endpoint, { ...deadlines(3), streamingOptions: { maxStreams: 1 } }), (m) => {
+      setTimeout(() => m.ack(), 6500);
     });
-    await waitFor('2 acks', () => emulator.stats().acked === 2, 10_000);
+    await waitFor('2 acks', () => emulator.stats().acked === 2, 12_000);
     await sleep(300);
     expect(consumer.received).toHaveLength(2);
     const stats = emulator.stats();
     expect(stats).toMatchObject({ delivered: 2, redelivered: 0, expired: 0, acked: 2 });
-    // the receipt modack plus the lease manager's extensions over 5 s of 2 s deadlines
+    // the receipt modack plus the lease manager's extensions over 6.5 s of 3 s deadlines
     expect(stats.calls.ModifyAckDeadline).toBeGreaterThanOrEqual(3);
     expect(consumer.errors).toEqual([]);
   });
@@ -275,6 +275,39 @@ describe('pubsub emulator: unary calls with the generated v1 SubscriberClient', 
     expect(nacked.receivedMessages!.map((r) => r.message!.messageId)).toEqual([a.message!.messageId]);
     await client.acknowledge({ subscription: SUBSCRIPTION, ackIds: [nacked.receivedMessages![0]!.ackId!] });
     expect(emulator.stats()).toMatchObject({ acked: 2, outstanding: 0, ready: 0, nacked: 1, expired: 1 });
+  });
+
+  it('takes acks and modacks on the StreamingPull stream itself, and limits the stream without the client library', async () => {
+    const emulator = await res.emulator({ data: entries(5) });
+    const client = await subscriberClient(emulator.endpoint);
+    const stream = client.streamingPull();
+    onTestFinished(() => stream.cancel());
+    const got: { ackId: string; id: string }[] = [];
+    const errors: { code?: number }[] = [];
+    stream.on('data', (response: { receivedMessages: { ackId: string; message: { messageId: string } }[] }) => {
+      got.push(...response.receivedMessages.map((r) => ({ ackId: r.ackId, id: r.message.messageId })));
+    });
+    stream.on('error', (err: { code?: number }) => errors.push(err));
+    stream.write({ subscription: SUBSCRIPTION, streamAckDeadlineSeconds: 1, maxOutstandingMessages: 2 });
+    await waitFor('2 messages', () => got.length === 2);
+    await sleep(300);
+    expect(got).toHaveLength(2);
+
+    // ack the first, extend the second, on the stream; the freed room brings a third
+    stream.write({ ackIds: [got[0]!.ackId], modifyDeadlineAckIds: [got[1]!.ackId], modifyDeadlineSeconds: [5] });
+    await waitFor('a third message', () => got.length === 3);
+    await sleep(1300);
+    // the third ran out on the stream's 1 s deadline, the second did not
+    expect(emulator.stats()).toMatchObject({ acked: 1, staleAcks: 0 });
+    expect(emulator.stats().expired).toBeGreaterThanOrEqual(1);
+    stream.write({ ackIds: [got[1]!.ackId] });
+    await waitFor('the second acked', () => emulator.stats().acked === 2);
+    expect(emulator.stats().staleAcks).toBe(0);
+
+    stream.write({ modifyDeadlineAckIds: [got[2]!.ackId], modifyDeadlineSeconds: [] });
+    await waitFor('the stream to fail', () => errors.length > 0);
+    expect(errors[0]).toMatchObject({ code: 3 });
+    await waitFor('the stream to be gone', () => emulator.stats().streams === 0);
   });
 
   it('rejects what the service rejects: deadlines over 600 s, empty ack lists, other subscriptions', async () => {

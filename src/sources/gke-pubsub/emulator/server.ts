@@ -643,10 +643,8 @@ export class PubsubEmulator {
     };
     call.on('data', (request: Request) => {
       try {
-        if (!stream) {
-          stream = this.openStream(call, request);
-          if (!stream) return;
-        } else this.streamRequest(stream, request);
+        if (stream) this.streamRequest(stream, request);
+        else stream = this.openStream(call, request);
       } catch (err) {
         fail(err);
       }
@@ -660,7 +658,7 @@ export class PubsubEmulator {
     call.on('error', () => stream && this.forget(stream));
   }
 
-  private openStream(call: grpc.ServerDuplexStream<Request, unknown>, request: Request): Stream | undefined {
+  private openStream(call: grpc.ServerDuplexStream<Request, unknown>, request: Request): Stream {
     this.checkSubscription(request);
     if (this.closed) throw grpcError(grpc.status.UNAVAILABLE, 'The service is shutting down.');
     const deadline = toNumber(request.stream_ack_deadline_seconds);
