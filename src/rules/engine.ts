@@ -1,7 +1,7 @@
 // Evaluates an ordered rule list on events. Rules are tried in order; with `first` (Prisma's and
 // Falco's default) the first matching enabled rule is the only one that fires for an event.
 import type { CompiledRule, Matching } from './rule.js';
-import { withTextCache } from './values.js';
+import { withEvaluation } from './scope.js';
 
 const NONE: readonly CompiledRule[] = Object.freeze([]);
 
@@ -18,7 +18,8 @@ export class RuleEngine {
 
   /** The rules that fire for one event, in rule order (empty, shared, when none does). */
   match(event: unknown): readonly CompiledRule[] {
-    return withTextCache(() => this.evaluate(event));
+    // One scope per event: fields and texts several rules read are computed once (scope.ts).
+    return withEvaluation(() => this.evaluate(event));
   }
 
   private evaluate(event: unknown): readonly CompiledRule[] {

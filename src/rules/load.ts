@@ -1,11 +1,16 @@
-// Rule files (DESIGN §7): YAML with a top-level `rules:` list, loaded in order. An entry with a
-// condition defines a rule, replacing an earlier rule of the same name where it stood; an entry
-// without one changes fields of an earlier rule (`enabled: true` on a library rule, say). Every
-// problem is collected with its file, line, column and rule, so one run reports them all.
+// Rule files (DESIGN §7), loaded in order. A file whose top level is a mapping with a `rules:` list
+// is a jpath file: an entry with a condition defines a rule, replacing an earlier rule of the same
+// name where it stood; an entry without one changes fields of an earlier rule (`enabled: true` on a
+// library rule, say). A file whose top level is a sequence is a Falco rule file (falco/): its
+// lists, macros and rules combine with those of the other Falco files, as in Falco. Rules of both
+// languages are evaluated in the order they were first defined, file by file. Every problem is
+// collected with its file, line, column and rule, so one run reports them all.
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { globSync, isDynamicPattern } from 'tinyglobby';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { readFalcoFile, type FalcoItem } from './falco/reader.js';
+import { compileFalcoRuleset } from './falco/ruleset.js';
 import { compileJpath } from './jpath/compile.js';
 import { JpathError } from './jpath/errors.js';
 import { parsePriority, PRIORITY_HINT, type Priority } from './priority.js';
@@ -21,7 +26,12 @@ export interface LoadedRules {
   /** Every rule in evaluation order, enabled or not. */
   rules: CompiledRule[];
   files: string[];
+  /** Errors: with any, the rules must not be used. */
   problems: RuleProblem[];
+  /** What Falco warns about (unused macros and lists, rules of other sources skipped, unknown keys). */
+  warnings: RuleProblem[];
+  /** Falco rules of sources other than k8s_audit, loaded and not evaluated. */
+  skipped: number;
 }
 
 const RULE_KEYS = ['name', 'condition', 'message', 'output', 'priority', 'tags', 'enabled', 'description', 'desc', 'language'] as const;
@@ -60,7 +70,7 @@ export function loadRuleFiles(patterns: readonly string[], options: { cwd?: stri
     }
   }
   const loaded = loadRuleTexts(texts);
-  return { rules: loaded.rules, files, problems: [...problems, ...loaded.problems] };
+  return { ...loaded, files, problems: [...problems, ...loaded.problems] };
 }
 
 interface Entry {
@@ -84,14 +94,33 @@ interface Position {
 /** Compiles rule file texts in order and merges them by name. */
 export function loadRuleTexts(texts: readonly RuleFileText[]): LoadedRules {
   const problems: RuleProblem[] = [];
+  const warnings: RuleProblem[] = [];
   const order: string[] = [];
+  /** Where each jpath rule was first defined: [file index, line]. */
+  const firstAt = new Map<string, [number, number]>();
   const rules = new Map<string, CompiledRule>();
   const failed = new Set<string>();
+  const falcoItems: FalcoItem[] = [];
 
-  for (const { file, text } of texts) {
-    const firstOfFile = problems.length;
+  for (const [fileIndex, { file, text }] of texts.entries()) {
+    const lineCounter = new LineCounter();
+    const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+    if (doc.errors.length > 0) {
+      for (const error of doc.errors) {
+        const [line, column] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [1, 1];
+        problems.push({ file, line, column, message: `not valid YAML: ${error.message.split('\n')[0]}` });
+      }
+      continue;
+    }
+    if (isSeq(doc.contents)) {
+      const read = readFalcoFile(file, fileIndex, doc, lineCounter);
+      falcoItems.push(...read.items);
+      problems.push(...read.problems);
+      warnings.push(...read.warnings);
+      continue;
+    }
     const definedHere = new Map<string, number>();
-    for (const entry of parseRuleFile(file, text, problems)) {
+    for (const entry of parseRuleFile(file, doc, lineCounter, problems)) {
       const at = (p: Position, message: string): RuleProblem => ({ file, line: p.line, column: p.column, rule: entry.name, message });
       if (entry.invalid) {
         // Still read its condition and message, so that one run reports every problem.
@@ -118,7 +147,10 @@ export function loadRuleTexts(texts: readonly RuleFileText[]): LoadedRules {
           failed.add(entry.name);
           continue;
         }
-        if (!rules.has(entry.name)) order.push(entry.name);
+        if (!rules.has(entry.name)) {
+          order.push(entry.name);
+          firstAt.set(entry.name, [fileIndex, entry.source.line]);
+        }
         failed.delete(entry.name);
         rules.set(entry.name, compiled);
         continue;
@@ -150,11 +182,37 @@ export function loadRuleTexts(texts: readonly RuleFileText[]): LoadedRules {
         description: entry.description ?? earlier.description,
       });
     }
-    // Reported in the order they appear in the file, whichever check found them.
-    const ofFile = problems.splice(firstOfFile).sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
-    problems.push(...ofFile);
   }
-  return { rules: order.map((name) => rules.get(name)!), files: texts.map((t) => t.file), problems };
+
+  const ordered: { rule: CompiledRule; order: [number, number] }[] = order.map((name) => ({ rule: rules.get(name)!, order: firstAt.get(name)! }));
+  let skipped = 0;
+  if (falcoItems.length > 0) {
+    const falco = compileFalcoRuleset(falcoItems);
+    problems.push(...falco.problems);
+    warnings.push(...falco.warnings);
+    skipped = falco.skipped;
+    for (const entry of falco.rules) {
+      const jpath = rules.get(entry.rule.name);
+      if (jpath) {
+        const { file, line, column } = entry.rule.source;
+        problems.push({ file, line, column, rule: entry.rule.name, message: `a jpath rule of this name is loaded too (${jpath.source.file}:${jpath.source.line}); rule names must be unique across rule languages` });
+        continue;
+      }
+      ordered.push(entry);
+    }
+  }
+  // Rules of both languages run in the order they were first defined: file by file, then within the file.
+  ordered.sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1]);
+  const fileIndex = new Map(texts.map((t, i) => [t.file, i]));
+  const byPlace = (a: RuleProblem, b: RuleProblem): number =>
+    (fileIndex.get(a.file) ?? -1) - (fileIndex.get(b.file) ?? -1) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
+  return {
+    rules: ordered.map((o) => o.rule),
+    files: texts.map((t) => t.file),
+    problems: problems.sort(byPlace),
+    warnings: warnings.sort(byPlace),
+    skipped,
+  };
 }
 
 function checkCondition(condition: { text: string; at: Position }, report: (at: Position, message: string) => void): void {
@@ -201,10 +259,8 @@ function compileEntry(
   };
 }
 
-/** The entries of one file, in order; problems are appended, and entries with problems marked invalid. */
-function parseRuleFile(file: string, text: string, problems: RuleProblem[]): Entry[] {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+/** The entries of one jpath file, in order; problems are appended, and entries with problems marked invalid. */
+function parseRuleFile(file: string, doc: Document, lineCounter: LineCounter, problems: RuleProblem[]): Entry[] {
   const pos = (node: Node | Pair | null | undefined): Position => {
     const offset = node && 'range' in node && node.range ? node.range[0] : isPairWithKey(node) ? (node.key as Node).range?.[0] ?? 0 : 0;
     const { line, col } = lineCounter.linePos(offset);
@@ -214,28 +270,16 @@ function parseRuleFile(file: string, text: string, problems: RuleProblem[]): Ent
     problems.push({ file, line: at.line, column: at.column, ...(rule !== undefined ? { rule } : {}), message });
   };
 
-  if (doc.errors.length > 0) {
-    for (const error of doc.errors) {
-      const [line, column] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [1, 1];
-      problems.push({ file, line, column, message: `not valid YAML: ${error.message.split('\n')[0]}` });
-    }
-    return [];
-  }
   const root = doc.contents;
-  if (isSeq(root)) {
-    const falco = root.items.some((item) => isMap(item) && (item.has('rule') || item.has('macro') || item.has('list')));
-    problem(pos(root), falco ? 'Falco rule files (- rule: / - macro: / - list:) are not available yet in this version' : 'expected a mapping with a rules: list, found a list');
-    return [];
-  }
   if (!isMap(root)) {
-    problem({ line: 1, column: 1 }, root === null ? 'expected a mapping with a rules: list, found an empty file' : 'expected a mapping with a rules: list');
+    problem({ line: 1, column: 1 }, root === null ? 'expected a mapping with a rules: list (or, for a Falco rule file, a list of rule, macro and list items), found an empty file' : 'expected a mapping with a rules: list');
     return [];
   }
   let rulesNode: unknown;
   for (const pair of root.items) {
     const key = isScalar(pair.key) ? pair.key.value : undefined;
     if (key === 'rules') rulesNode = pair.value;
-    else problem(pos(pair.key), `unknown key ${JSON.stringify(String(key))}; expected rules`);
+    else problem(pos(pair.key as Node), `unknown key ${JSON.stringify(String(key))}; expected rules`);
   }
   if (rulesNode === undefined) {
     problem(pos(root), 'expected a rules: list');
@@ -308,7 +352,7 @@ function parseRuleFile(file: string, text: string, problems: RuleProblem[]): Ent
           break;
         case 'language':
           otherLanguage = text !== 'jpath';
-          if (text === 'falco') bad(value, 'language: falco rules are not available yet in this version; expected jpath');
+          if (text === 'falco') bad(value, 'language: falco rules are written in Falco rule files (a top-level list of - rule:, - macro: and - list: items), not in a rules: list; expected jpath');
           else if (text !== 'jpath') bad(value ?? keyNode, `language: expected jpath, found ${found(value)}`);
           break;
         default:

@@ -15,7 +15,8 @@ export interface RuleSource {
 export interface CompiledRule {
   readonly name: string;
   readonly description: string | undefined;
-  readonly language: 'jpath';
+  /** The rule language it was written in: jpath rule files, or Falco rule files. */
+  readonly language: 'jpath' | 'falco';
   readonly condition: string;
   readonly predicate: Predicate;
   readonly message: MessageTemplate;
@@ -30,12 +31,14 @@ export interface RuleProblem {
   file: string;
   line?: number;
   column?: number;
+  /** The item the problem is in: a rule (the default), or a Falco macro or list. */
   rule?: string;
+  kind?: 'rule' | 'macro' | 'list';
   message: string;
 }
 
 export function formatProblem(problem: RuleProblem): string {
   const where = problem.line !== undefined ? `${problem.file}:${problem.line}:${problem.column ?? 1}` : problem.file;
-  const rule = problem.rule !== undefined ? `rule ${JSON.stringify(problem.rule)}: ` : '';
+  const rule = problem.rule !== undefined ? `${problem.kind ?? 'rule'} ${JSON.stringify(problem.rule)}: ` : '';
   return `${where}: ${rule}${problem.message}`;
 }

@@ -20,16 +20,20 @@ export class TemplateError extends Error {
 
 type Part = string | CompiledPath;
 
+/** A rule's message in any language: its text, rendered for an event, and the fields it shows. */
 export interface MessageTemplate {
   readonly text: string;
-  /** The placeholders' paths, each once, in order of first use. */
-  readonly paths: readonly CompiledPath[];
   render(event: unknown): string;
-  /** Each placeholder's value for alert output_fields: null when missing, a list when several. */
+  /** Each placeholder's value for alert output_fields: null when missing. */
   fieldValues(event: unknown): Record<string, unknown>;
 }
 
-export function compileTemplate(text: string): MessageTemplate {
+export interface JpathMessageTemplate extends MessageTemplate {
+  /** The placeholders' paths, each once, in order of first use. */
+  readonly paths: readonly CompiledPath[];
+}
+
+export function compileTemplate(text: string): JpathMessageTemplate {
   const parts: Part[] = [];
   const byText = new Map<string, CompiledPath>();
   const positions = new Positions(text);

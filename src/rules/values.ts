@@ -3,6 +3,7 @@
 // objects and arrays as compact JSON without quotes around keys and strings, so that
 // `contains "privileged:true"` finds a privileged container as Twistlock's published rule expects.
 import type { ValueTest } from './predicate.js';
+import { currentScope, withEvaluation } from './scope.js';
 
 export type Literal = { readonly kind: 'string'; readonly text: string } | { readonly kind: 'number'; readonly value: number; readonly text: string };
 
@@ -28,28 +29,26 @@ export function valueText(value: unknown): string {
 }
 
 // Several rules often test the same object (a ConfigMap's data against eight credential words):
-// within one evaluation its text is rendered once. The cache lives only for that evaluation, so
-// an event changed between evaluations is never read stale.
-let scopes = 0;
+// within one evaluation scope (scope.ts) its text is rendered once.
+let renderedIn = 0;
 let rendered: Map<object, string> | undefined;
 
-/** Runs `evaluate` with object texts cached until it returns. */
+/** Runs `evaluate` with object texts cached until it returns: one evaluation scope. */
 export function withTextCache<T>(evaluate: () => T): T {
-  scopes++;
-  try {
-    return evaluate();
-  } finally {
-    if (--scopes === 0) rendered = undefined;
-  }
+  return withEvaluation(evaluate);
 }
 
 function objectText(value: unknown): string {
-  if (scopes === 0 || typeof value !== 'object' || value === null) return compactText(value);
-  rendered ??= new Map();
-  let text = rendered.get(value);
+  const scope = currentScope();
+  if (scope === 0 || typeof value !== 'object' || value === null) return compactText(value);
+  if (renderedIn !== scope) {
+    rendered = new Map();
+    renderedIn = scope;
+  }
+  let text = rendered!.get(value);
   if (text === undefined) {
     text = compactText(value);
-    rendered.set(value, text);
+    rendered!.set(value, text);
   }
   return text;
 }

@@ -131,12 +131,12 @@ rules:
       'bad.yaml:18:5: rule "No message": expected message (a rule needs name, condition, message and priority)',
       'bad.yaml:21:5: rule "Broken condition": defined twice in this file (first at line 3); a later file may override it',
       'bad.yaml:25:5: rule "Nobody defined me": expected condition (a new rule needs name, condition, message and priority; an entry without a condition changes the enabled, priority, tags, message or description of a rule loaded before it, and no rule of this name was)',
-      'bad.yaml:28:15: rule "Falco language": language: falco rules are not available yet in this version; expected jpath',
+      'bad.yaml:28:15: rule "Falco language": language: falco rules are written in Falco rule files (a top-level list of - rule:, - macro: and - list: items), not in a rules: list; expected jpath',
       'bad.yaml:32:5: expected name: a non-empty string',
     ]);
   });
 
-  it('reports file-level problems: YAML syntax, shape, Falco files, empty files', () => {
+  it('reports file-level problems: YAML syntax, shape, empty files; a top-level list is read as a Falco file', () => {
     expect(
       problems([
         { file: 'syntax.yaml', text: 'rules:\n  - name: a\n    condition: [unclosed\n' },
@@ -148,8 +148,10 @@ rules:
       ]),
     ).toEqual([
       expect.stringMatching(/^syntax\.yaml:\d+:\d+: not valid YAML: /),
-      'list.yaml:1:1: Falco rule files (- rule: / - macro: / - list:) are not available yet in this version',
-      'empty.yaml:1:1: expected a mapping with a rules: list, found an empty file',
+      "list.yaml:1:3: rule \"Falco rule\": Item has no mapping for key 'output'",
+      "list.yaml:1:3: rule \"Falco rule\": Item has no mapping for key 'desc'",
+      "list.yaml:1:3: rule \"Falco rule\": Item has no mapping for key 'priority'",
+      'empty.yaml:1:1: expected a mapping with a rules: list (or, for a Falco rule file, a list of rule, macro and list items), found an empty file',
       'other.yaml:1:1: unknown key "rulez"; expected rules',
       'other.yaml:1:1: expected a rules: list',
       'notalist.yaml:1:8: rules: expected a list of rules',
