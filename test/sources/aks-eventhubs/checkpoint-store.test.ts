@@ -115,6 +115,10 @@ describe('Event Hubs emulator with a Blob checkpoint store on Azurite', () => {
     // A partition that moved was taken with owner level 0 from its previous owner: the SDK closed that pump.
     const stolen = em.stats().receivers.stolen;
     expect([...a.closed, ...b.closed].filter((r) => r === 'OwnershipLost').length).toBeLessThanOrEqual(stolen);
+    // The SDK does not close a pump when its ownership record changes: only the detach does, so one
+    // receiver per partition is left, all at owner level 0.
+    await eventually(() => em.receivers().length === 4, 5_000, 'one receiver per partition');
+    expect(sorted(em.receivers().map((r) => r.partitionId))).toEqual(['0', '1', '2', '3']);
     expect(em.receivers().every((r) => r.ownerLevel === 0)).toBe(true);
   }, 60_000);
 
