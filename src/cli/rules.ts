@@ -4,14 +4,20 @@ import { text as streamText } from 'node:stream/consumers';
 import { describe, isPlainObject } from '../normalize/event.js';
 import { alertToJSON, buildAlert } from '../rules/alert.js';
 import { enableRules, RuleEngine } from '../rules/engine.js';
+import { takeInAuditEvents } from '../rules/falco/intake.js';
 import { loadRuleFiles } from '../rules/load.js';
 import { formatProblem, type Matching } from '../rules/rule.js';
 import { parseJsonOrLines } from './convert.js';
 
-/** rules check FILE…: every problem on stderr with file, rule and position; exit 0 clean, 1 otherwise. */
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * rules check FILE…: every problem on stderr with file, rule and position; exit 0 clean, 1 otherwise.
+ * Falco's warnings (unused macros, rules of other sources skipped) are printed and do not fail.
+ */
 export async function rulesCheckCommand(patterns: string[]): Promise<number> {
   const loaded = loadRuleFiles(patterns);
-  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+  for (const warning of loaded.warnings) process.stderr.write(`warning: ${formatProblem(warning)}\n`);
   if (loaded.problems.length > 0) {
     for (const problem of loaded.problems) process.stderr.write(`${formatProblem(problem)}\n`);
     const files = new Set(loaded.problems.map((p) => p.file)).size;
@@ -19,7 +25,8 @@ export async function rulesCheckCommand(patterns: string[]): Promise<number> {
     return 1;
   }
   const enabled = loaded.rules.filter((r) => r.enabled).length;
-  process.stdout.write(`${plural(loaded.rules.length, 'rule')} (${enabled} enabled) in ${plural(loaded.files.length, 'file')}: ok\n`);
+  const skipped = loaded.skipped > 0 ? `, ${loaded.skipped} of other sources skipped` : '';
+  process.stdout.write(`${plural(loaded.rules.length, 'rule')} (${enabled} enabled${skipped}) in ${plural(loaded.files.length, 'file')}: ok\n`);
   return 0;
 }
 
@@ -31,8 +38,10 @@ export interface RulesTestOptions {
 
 /**
  * rules test: evaluates rules on events (JSON array, JSON lines or an EventList) and prints the
- * alerts as JSON lines. Exit 0 once evaluated; 1 when the rules cannot be loaded; 2 when the
- * events cannot be read.
+ * alerts as JSON lines. Rule files load in the order given. With Falco rule files among them, events
+ * are taken in as Falco's k8saudit plugin takes them (kind Event or EventList, a readable
+ * stageTimestamp) and anything else is skipped with the plugin's message. Exit 0 once evaluated; 1
+ * when the rules cannot be loaded; 2 when the events cannot be read.
  */
 export async function rulesTestCommand(eventsArg: string | undefined, options: RulesTestOptions): Promise<number> {
   const ruleFiles = [...options.rules];
@@ -43,6 +52,7 @@ export async function rulesTestCommand(eventsArg: string | undefined, options: R
   eventsFile ??= '-';
 
   const loaded = loadRuleFiles(ruleFiles);
+  for (const warning of loaded.warnings) process.stderr.write(`warning: ${formatProblem(warning)}\n`);
   const enabled = enableRules(loaded.rules, options.enable);
   const problems = [...loaded.problems.map(formatProblem), ...enabled.problems];
   if (problems.length > 0) {
@@ -67,11 +77,12 @@ export async function rulesTestCommand(eventsArg: string | undefined, options: R
   for (const line of unreadable) process.stderr.write(`${line.ref}: skipped: ${line.reason}\n`);
 
   const context = { hostname: hostname(), nowMs: Date.now() };
+  const falco = loaded.rules.some((r) => r.language === 'falco');
   let events = 0;
   let alerts = 0;
   const out: string[] = [];
   for (const { value, ref } of values) {
-    for (const { event, at } of eventsOf(value, ref)) {
+    for (const { event, at } of falco ? falcoEventsOf(value, ref) : eventsOf(value, ref)) {
       if (!isPlainObject(event)) {
         process.stderr.write(`${at}: skipped: expected an audit event (a JSON object), got ${describe(event)}\n`);
         continue;
@@ -87,6 +98,13 @@ export async function rulesTestCommand(eventsArg: string | undefined, options: R
   process.stdout.write(out.join(''));
   process.stderr.write(`${events} event${events === 1 ? '' : 's'}, ${alerts} alert${alerts === 1 ? '' : 's'}\n`);
   return 0;
+}
+
+/** The events in one JSON value as Falco takes them in; what it refuses is reported on stderr. */
+function* falcoEventsOf(value: unknown, ref: string): Generator<{ event: unknown; at: string }> {
+  const { events, refused } = takeInAuditEvents(value, ref);
+  for (const { at, reason } of refused) process.stderr.write(`${at}: skipped: ${reason}\n`);
+  yield* events;
 }
 
 /** The events in one JSON value: itself, the items of an EventList, or the elements of an array. */
