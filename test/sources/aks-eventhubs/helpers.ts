@@ -126,7 +126,7 @@ export function sorted(values: readonly string[]): string[] {
   return [...values].sort();
 }
 
-// Azurite's documented development account (https://learn.microsoft.com/azure/storage/common/storage-use-azurite).
+// Azurite's published development account: the same name and key in every Azurite.
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
 export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 

@@ -1,6 +1,6 @@
 // The event log of one Event Hub: partitions of events with sequence numbers, byte offsets and
 // enqueued times, and how a receiver's starting position (the selector filter the SDK sends at
-// attach, node_modules/@azure/event-hubs/dist/esm/eventPosition.js) maps to an index in it.
+// attach, as @azure/event-hubs' eventPosition module writes it) maps to an index in it.
 import { createHash } from 'node:crypto';
 import { everyNth, type EventHubsFaults } from './faults.js';
 import {

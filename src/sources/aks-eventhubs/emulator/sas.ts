@@ -13,7 +13,7 @@ export interface SasClaim {
 
 export type SasCheck = { ok: true; claim: SasClaim } | { ok: false; reason: string };
 
-/** Signs like the SDK does (node_modules/@azure/core-amqp/dist/esm/auth/tokenProvider.js). */
+/** Signs as @azure/core-amqp's SAS token provider does, so tests can hand the SDK a ready signature. */
 export function createSasToken(resource: string, keyName: string, key: string, expirySeconds: number): string {
   const sr = encodeURIComponent(resource);
   const sig = createHmac('sha256', key).update(`${sr}\n${expirySeconds}`).digest('base64');

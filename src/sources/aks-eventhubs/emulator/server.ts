@@ -13,7 +13,7 @@ import { checkSasToken, scopeCovers } from './sas.js';
 const EPOCH = 'com.microsoft:epoch';
 const RUNTIME_METRIC = 'com.microsoft:enable-receiver-runtime-metric';
 const SELECTOR = 'apache.org:selector-filter:string';
-/** The message format of a batch from EventHubProducerClient (node_modules/@azure/event-hubs/dist/esm/eventHubSender.js). */
+/** The message format of EventHubProducerClient's batches: a data section per encoded event. */
 const BATCH_FORMAT = 0x80013700;
 const MAX_MESSAGE_SIZE = 1024 * 1024;
 /** The service allows five receivers without an owner level per partition and consumer group. */
@@ -241,7 +241,10 @@ export class EventHubsServer {
     const state: ConnState = { id: ++this.nextConnId, connection, socket, claims: [], replyLinks: new Map(), pendingReplies: new Map(), closed: false };
     this.conns.set(connection, state);
     this.counters.connectionsOpened++;
-    socket.on('close', () => this.forget(state));
+    socket.on('close', () => {
+      this.forget(state);
+      this.conns.delete(connection);
+    });
   }
 
   private wire(): void {
