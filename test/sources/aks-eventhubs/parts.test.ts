@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import { describe, expect, it, vi } from 'vitest';
 import { Hub, PositionError, startIndex } from '../../../src/sources/aks-eventhubs/emulator/hub.js';
-import { runEventHubsEmulatorCommand, startEventHubsEmulator } from '../../../src/sources/aks-eventhubs/emulator/index.js';
+import { eventHubsEmulatorModule, runEventHubsEmulatorCommand, startEventHubsEmulator } from '../../../src/sources/aks-eventhubs/emulator/index.js';
 import { keyOf, klogLine, parseRecordsText, recordFromAzureDiagnosticsRow } from '../../../src/sources/aks-eventhubs/emulator/records.js';
 import { checkSasToken, createSasToken, scopeCovers } from '../../../src/sources/aks-eventhubs/emulator/sas.js';
 import { tempDir } from '../../helpers/fs.js';
@@ -172,5 +172,29 @@ describe('starting the emulator', () => {
     await running;
     expect(process.listeners('SIGTERM').filter((l) => !before.has(l))).toHaveLength(0);
     await expect(runEventHubsEmulatorCommand({ port: 0, data: join(dir, 'missing.json'), hub: 'h' })).rejects.toThrow(/ENOENT/);
+  });
+
+  it('eventHubsEmulatorModule adapts the CLI options: --hub is required, --partitions a whole number', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'records.json');
+    await writeFile(file, JSON.stringify(syntheticRecords(2)));
+    const stop = new AbortController();
+    await expect(eventHubsEmulatorModule.runFromCli({ port: 0, data: file }, stop.signal)).rejects.toThrow(/--hub/);
+    await expect(eventHubsEmulatorModule.runFromCli({ port: 0, data: file, hub: 'h', partitions: 'two' } as never, stop.signal)).rejects.toThrow(/--partitions two/);
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    let running: Promise<void> | undefined;
+    try {
+      running = eventHubsEmulatorModule.runFromCli({ port: 0, data: file, hub: 'h', partitions: '3' } as never, stop.signal);
+      await eventually(() => lines.length > 0, 5_000, 'the first line');
+    } finally {
+      write.mockRestore();
+    }
+    expect(JSON.parse(lines[0]!)).toMatchObject({ hub: 'h', partitions: 3, records: 2 });
+    stop.abort();
+    await running;
   });
 });

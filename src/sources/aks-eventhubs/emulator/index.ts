@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import type { EmulatorCliOptions, EmulatorModule } from '../../../emulators/index.js';
 import { parseEventHubsFaults, type EventHubsFaults } from './faults.js';
 import { Hub, type AppendedMessage } from './hub.js';
 import { parseRecordsText, type DiagnosticRecord } from './records.js';
@@ -229,3 +230,25 @@ export async function runEventHubsEmulatorCommand(options: EventHubsEmulatorComm
     await emulator.close();
   }
 }
+
+/**
+ * The shape src/emulators/index.ts registers emulators in, for `kube-audit-bridge emulator
+ * eventhubs`; the CLI's options need `hub` (and may carry `partitions`) besides the common ones.
+ */
+export const eventHubsEmulatorModule: EmulatorModule = {
+  async runFromCli(options: EmulatorCliOptions & { hub?: string; partitions?: number | string }, signal: AbortSignal): Promise<void> {
+    if (!options.hub) throw new Error('--hub: the Event Hub to serve is required (AKS writes to insights-logs-kube-audit by default)');
+    const partitions = options.partitions === undefined ? undefined : Number(options.partitions);
+    if (partitions !== undefined && !Number.isInteger(partitions)) throw new Error(`--partitions ${String(options.partitions)}: expected a whole number`);
+    await runEventHubsEmulatorCommand(
+      {
+        port: options.port,
+        data: options.data,
+        hub: options.hub,
+        ...(partitions !== undefined ? { partitions } : {}),
+        ...(options.faults !== undefined ? { faults: options.faults } : {}),
+      },
+      signal,
+    );
+  },
+};
