@@ -56,7 +56,7 @@ export function textTest(op: BinaryOperator, literal: string): TextTest {
       try {
         re = new RegExp(`^(?:${literal})$`, 'u');
       } catch (err) {
-        throw new Error(`invalid regular expression '${literal}': ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`, { cause: err });
+        throw new Error(`invalid regular expression '${literal}': ${(err as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '')}`, { cause: err });
       }
       return (v) => re.test(v);
     }
