@@ -102,7 +102,7 @@ describe('a config with a rules sink', () => {
     const bad = join(dir, 'bad.yaml');
     await writeFile(bad, 'rules:\n  - name: One\n    condition: jpath("verb") =\n    message: m\n    priority: warning\n');
     const config = (rules: string[], enable: string[]): string =>
-      `sources: [{ name: onprem, type: webhook }]\nsinks:\n  - name: out\n    type: stdout\n  - name: detections\n    type: rules\n    rules: ${JSON.stringify(rules)}\n    enable: ${JSON.stringify(enable)}\n    alerts: [{ type: stdout }]\n`;
+      `sources: [{ name: onprem, type: eks, region: eu-west-1, cluster: c }]\nsinks:\n  - name: out\n    type: stdout\n  - name: detections\n    type: rules\n    rules: ${JSON.stringify(rules)}\n    enable: ${JSON.stringify(enable)}\n    alerts: [{ type: stdout }]\n`;
     const badConfig = join(dir, 'bad-config.yaml');
     await writeFile(badConfig, config([LIBRARY, bad], ['tag:nope']));
     const result = await runCli(['validate', '--config', badConfig]);
@@ -115,5 +115,90 @@ describe('a config with a rules sink', () => {
     const goodConfig = join(dir, 'good-config.yaml');
     await writeFile(goodConfig, config([LIBRARY], ['tag:rbac']));
     expect(await runCli(['validate', '--config', goodConfig])).toMatchObject({ code: 0, stdout: expect.stringContaining('sinks: out (stdout), detections (rules)') as unknown });
+  });
+});
+
+describe('Falco rule files with rules check and rules test', () => {
+  const FALCO = join(FIXTURES, 'falco');
+  const RULES = join(FALCO, 'k8s_audit_rules.yaml');
+  const overrideFile = (name: string): string => join(FALCO, 'test-overrides', `${name}.yaml`);
+  const trace = (name: string): string => join(FALCO, 'events', `${name}.json`);
+
+  it("rules check: Falco's own file loads unmodified, with no problem and no warning", async () => {
+    expect(await runCli(['rules', 'check', RULES])).toEqual({ code: 0, stdout: '48 rules (48 enabled) in 1 file: ok\n', stderr: '' });
+  });
+
+  it('rules check: exit 1 with Falco\'s errors, each with file, line and rule; warnings printed, rules of other sources counted', async () => {
+    const dir = await tempDir();
+    const bad = join(dir, 'local.yaml');
+    await writeFile(
+      bad,
+      '- required_engine_version: 0.99.0\n' +
+        '- rule: Uses nothing defined\n  desc: d\n  condition: kevt and not my_users\n  output: o\n  priority: WARNING\n  source: k8s_audit\n' +
+        '- rule: Unknown field\n  desc: d\n  condition: ka.verb = create and ka.user.nam = x\n  output: o\n  priority: WARNING\n  source: k8s_audit\n' +
+        '- macro: spare\n  condition: ka.verb = get\n' +
+        '- rule: Shell in container\n  desc: d\n  condition: evt.type = execve\n  output: o\n  priority: NOTICE\n',
+    );
+    const result = await runCli(['rules', 'check', RULES, bad]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `warning: ${bad}:14:3: macro "spare": Macro not referred to by any other rule/macro\n` +
+        `warning: ${bad}:16:3: Unknown source syscall, skipping: 1 rule of this source in this file (the bridge evaluates k8s_audit rules)\n` +
+        `${bad}:1:28: Rules require engine version 0.99.0, but engine version is 0.62.0\n` +
+        `${bad}:4:14: rule "Uses nothing defined": condition, line 1, column 14: Undefined macro 'my_users' used in filter.\n` +
+        `${bad}:10:14: rule "Unknown field": condition, line 1, column 22: filter_check called with nonexistent field ka.user.nam\n` +
+        '3 problems in 1 file\n',
+    );
+    const spare = join(dir, 'spare.yaml');
+    await writeFile(spare, '- macro: spare\n  condition: ka.verb = get\n- rule: Shell in container\n  desc: d\n  condition: evt.type = execve\n  output: o\n  priority: NOTICE\n');
+    expect(await runCli(['rules', 'check', RULES, spare])).toEqual({
+      code: 0,
+      stdout: '48 rules (48 enabled, 1 of other sources skipped) in 2 files: ok\n',
+      stderr: `warning: ${spare}:1:3: macro "spare": Macro not referred to by any other rule/macro\nwarning: ${spare}:3:3: Unknown source syscall, skipping: 1 rule of this source in this file (the bridge evaluates k8s_audit rules)\n`,
+    });
+  });
+
+  it('rules test --rules A --rules B loads the files in that order; no --enable needed; alerts are Falco JSON lines', async () => {
+    const event = trace('some-user_creates_namespace_foo');
+    const alone = await runCli(['rules', 'test', '--rules', RULES, event]);
+    expect(alerts(alone.stdout).map((a) => [a.rule, a.priority, a.source])).toEqual([['Disallowed K8s User', 'Warning', 'k8s_audit']]);
+    const both = await runCli(['rules', 'test', '--rules', RULES, '--rules', overrideFile('K8SAuditAllowUserSomeUser'), '--rules', overrideFile('K8SAuditAllowNamespaceFoo'), event]);
+    expect(both.code).toBe(0);
+    const [alert] = alerts(both.stdout) as unknown as Record<string, unknown>[];
+    expect(alert).toMatchObject({
+      rule: 'K8s Namespace Created',
+      priority: 'Informational',
+      source: 'k8s_audit',
+      tags: ['k8s'],
+      hostname: hostname(),
+      time: '2018-10-25T13:58:49.736141000Z',
+      output: '13:58:49.736141000: Informational K8s Namespace Created (user=some-user namespace=foo resource=namespaces resp=201 decision=allow reason=)',
+      output_fields: { 'ka.user.name': 'some-user', 'ka.target.name': 'foo', 'ka.response.code': '201', 'ka.auth.decision': 'allow', 'ka.auth.reason': '', 'evt.time': 1540475929736141000 },
+    });
+    expect(both.stderr).toBe('1 event, 1 alert\n');
+  });
+
+  it('rules test --matching all raises every matching Falco rule; first (the default) only the first', async () => {
+    const configmaps = trace('create_configmap_sensitive_values');
+    const first = await runCli(['rules', 'test', '--rules', RULES, configmaps]);
+    const all = await runCli(['rules', 'test', '--rules', RULES, '--matching', 'all', configmaps]);
+    expect(alerts(first.stdout).map((a) => a.rule)).toEqual(Array(6).fill('Create/Modify Configmap With Private Credentials'));
+    expect(alerts(all.stdout).map((a) => a.rule)).toEqual(Array(6).fill(['Create/Modify Configmap With Private Credentials', 'K8s ConfigMap Created']).flat());
+  });
+
+  it("refuses what Falco's k8saudit plugin refuses, with its message, and goes on", async () => {
+    const input = `${readFileSync(trace('fal_01_003'), 'utf8')}\n${readFileSync(trace('exec_pod'), 'utf8')}{"kind":"Event","auditID":"x"}\n`;
+    const result = await runCli(['rules', 'test', '--rules', RULES, '-'], { input });
+    expect(result.code).toBe(0);
+    expect(alerts(result.stdout).map((a) => a.rule)).toEqual(['Attach/Exec Pod']);
+    expect(result.stderr).toBe("line 1: skipped: data not recognized as a k8s audit event\nline 3: skipped: can't read stageTimestamp\n1 event, 1 alert\n");
+  });
+
+  it('mixes jpath and Falco files: rules run in the order the files give them', async () => {
+    const exec = trace('exec_pod');
+    const falcoFirst = await runCli(['rules', 'test', '--rules', RULES, '--rules', LIBRARY, '--enable', 'all', exec]);
+    const jpathFirst = await runCli(['rules', 'test', '--rules', LIBRARY, '--rules', RULES, '--enable', 'all', exec]);
+    expect(alerts(falcoFirst.stdout).map((a) => a.rule)).toEqual(['Attach/Exec Pod']);
+    expect(alerts(jpathFirst.stdout).map((a) => a.rule)).toEqual(['Pod exec or attach']);
   });
 });
