@@ -28,6 +28,22 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(top level)';
 }
 
+// Keys whose values are credentials: a problem with one says what is wrong but never shows the value.
+const SECRET_KEY = /^(password|secret|token|clientSecret|connectionString|sharedAccessKey|apiKey|secretAccessKey|sessionToken)$/i;
+
+/** True for a path whose value may be a credential: a secret-named key, or any static header (Authorization, X-Api-Key). */
+export function isSecretPath(path: readonly PropertyKey[]): boolean {
+  const last = path[path.length - 1];
+  return (typeof last === 'string' && SECRET_KEY.test(last)) || path.includes('headers');
+}
+
+/** "got VALUE" for a message; a credential's value is described by its type and length only. */
+function gotAt(input: unknown, path: readonly PropertyKey[]): string {
+  const value = valueAt(input, path);
+  if (!isSecretPath(path) || value === undefined || value === null) return `got ${describe(value)}`;
+  return typeof value === 'string' ? `got a string of ${value.length} characters (not shown)` : `got ${typeof value === 'object' ? describe(value) : `a ${typeof value}`} (not shown)`;
+}
+
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let current = root;
   for (const segment of path) {
@@ -59,7 +75,7 @@ export function formatIssues(
   const lines: string[] = [];
   for (const issue of issues) {
     const path = issue.path;
-    const got = `got ${describe(valueAt(input, path))}`;
+    const got = gotAt(input, path);
     switch (issue.code) {
       case 'unrecognized_keys':
         for (const key of issue.keys) {

@@ -10,6 +10,7 @@ interface Def {
   innerType?: AnySchema;
   in?: AnySchema;
   schema?: AnySchema;
+  valueType?: AnySchema;
 }
 
 function defOf(schema: AnySchema): Def {
@@ -65,4 +66,48 @@ export function knownKeysAt(root: AnySchema, input: unknown, path: readonly Prop
   }
   const shape = defOf(schema).shape;
   return shape ? Object.keys(shape) : [];
+}
+
+/**
+ * The scalar type the schema takes at a path of the input: 'string' whenever a string is accepted
+ * there (a size such as 10MiB, a duration), else 'number' or 'boolean'; undefined when unknown.
+ */
+export function scalarTypeAt(root: AnySchema, input: unknown, path: readonly PropertyKey[]): 'string' | 'number' | 'boolean' | undefined {
+  let schema = resolve(root, input);
+  let value: unknown = input;
+  for (const segment of path) {
+    const def = defOf(schema);
+    value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[segment] : undefined;
+    if (def.type === 'object' && def.shape && typeof segment === 'string' && def.shape[segment]) schema = resolve(def.shape[segment], value);
+    else if (def.type === 'array' && def.element) schema = resolve(def.element, value);
+    else if (def.type === 'record' && def.valueType) schema = resolve(def.valueType, value);
+    else return undefined;
+  }
+  return scalarTypeOf(schema);
+}
+
+function scalarTypeOf(schema: AnySchema): 'string' | 'number' | 'boolean' | undefined {
+  const current = resolveObjectOnly(schema);
+  const def = defOf(current) as Def & { values?: unknown[] };
+  switch (def.type) {
+    case 'string':
+    case 'enum':
+      return 'string';
+    case 'number':
+    case 'int':
+      return 'number';
+    case 'boolean':
+      return 'boolean';
+    case 'literal': {
+      const first = def.values?.[0];
+      return typeof first === 'number' ? 'number' : typeof first === 'boolean' ? 'boolean' : 'string';
+    }
+    case 'union': {
+      const kinds = (def.options ?? []).map(scalarTypeOf);
+      if (kinds.includes('string')) return 'string';
+      return kinds.find((k) => k !== undefined);
+    }
+    default:
+      return undefined;
+  }
 }

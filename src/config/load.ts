@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
-import { substituteEnv } from './env.js';
+import { substituteEnv, typedAs } from './env.js';
 import { ConfigError, formatIssues, formatPath, type ConfigProblem } from './errors.js';
-import { knownKeysAt } from './keys.js';
+import { knownKeysAt, scalarTypeAt } from './keys.js';
 import { configSchema, type Config } from './schema.js';
 
 export interface LoadedConfig {
@@ -27,20 +27,30 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => {
+      doc.errors.slice(0, 10).map((e) => {
         const pos = e.linePos?.[0];
-        const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        let message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        // The YAML parser recurses per level: a document nested this deep is not a configuration.
+        if (/call stack/i.test(message)) message = 'the document nests too deeply to be a configuration';
         return `${pos ? `line ${pos.line}, column ${pos.col}` : 'YAML'}: ${message}`;
       }),
     );
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    // maxAliasCount bounds what aliases may expand to (a "billion laughs" document stops here).
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError(file, [`YAML: ${err instanceof ReferenceError ? 'aliases expand to too much data; write the values out instead of nesting aliases' : (err as Error).message}`]);
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(file, ['(top level): expected a mapping with at least "sources" and "sinks"']);
   }
 
   const envProblems: ConfigProblem[] = [];
-  const input = substituteEnv(raw, env, envProblems);
+  const substituted = substituteEnv(raw, env, envProblems);
+  const input = substituted.value;
+  for (const path of substituted.wholeReferences) setAt(input, path, (text) => typedAs(text, scalarTypeAt(configSchema, input, path)));
   const lines = envProblems.map((p) => `${formatPath(p.path)}: ${p.message}`);
   lines.push(...duplicateNames(input));
 
@@ -50,6 +60,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   if (lines.length > 0) throw new ConfigError(file, withLines(lines, doc.contents, lineCounter));
   return result.data!;
+}
+
+function setAt(root: unknown, path: readonly (string | number)[], change: (text: string) => unknown): void {
+  let node = root as Record<string | number, unknown>;
+  for (const segment of path.slice(0, -1)) node = node[segment] as Record<string | number, unknown>;
+  const last = path[path.length - 1]!;
+  node[last] = change(node[last] as string);
 }
 
 // Checked on the raw input so the report is complete even when other fields are wrong too
