@@ -3,13 +3,15 @@ import type { Writable } from 'node:stream';
 import { FileCheckpointStore } from './checkpoint/file-store.js';
 import type { Config } from './config/schema.js';
 import { FileDeadLetter } from './forward/dead-letter.js';
-import { AVAILABLE_SINK_TYPES, createSink } from './forward/index.js';
+import { createSink } from './forward/index.js';
+import { checkConfig, type CheckedConfig } from './check-config.js';
+import { ConfigError } from './config/errors.js';
 import { Health } from './pipeline/health.js';
 import { Pipeline } from './pipeline/pipeline.js';
-import { compileProcessing, processStage, scrubberFactory } from './process/stages.js';
+import { deadLetterScrubber, processStage, scrubberFactory } from './process/stages.js';
 import type { Source } from './pipeline/types.js';
 import { QuotaRegistry } from './util/token-bucket.js';
-import { AVAILABLE_SOURCE_TYPES, createSource } from './providers/index.js';
+import { createSource } from './providers/index.js';
 import { BridgeServer, type AuditReceiver } from './server/http-server.js';
 import type { Logger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
@@ -24,18 +26,8 @@ export interface BridgeOptions {
   processMetrics?: boolean;
   /** API quota buckets; default one registry for this bridge. Benchmarks lift the quotas with their own. */
   quotas?: QuotaRegistry;
-}
-
-/** Config entries this build cannot run yet, as lines naming the key: `validate` and `run` report them. */
-export function unavailableComponents(config: Config): string[] {
-  const lines: string[] = [];
-  config.sources.forEach((s, i) => {
-    if (!AVAILABLE_SOURCE_TYPES.has(s.type)) lines.push(`sources[${i}].type: ${s.type} sources are not available yet in this version`);
-  });
-  config.sinks.forEach((s, i) => {
-    if (!AVAILABLE_SINK_TYPES.has(s.type)) lines.push(`sinks[${i}].type: ${s.type} sinks are not available yet in this version`);
-  });
-  return lines;
+  /** What `run` already checked and compiled; checked here when absent (a config built in code). */
+  checked?: CheckedConfig;
 }
 
 /**
@@ -71,10 +63,10 @@ export class Bridge {
     const checkpoints = await FileCheckpointStore.open(config.checkpoint.path);
 
     // Checked by validate and run already; a config built in code gets the same refusal here.
-    const loaded = compileProcessing(config.process);
-    if (!loaded.processing) throw new Error(`process: ${loaded.problems.join('; ')}`);
-    for (const warning of loaded.warnings) logger.warn({ warning }, 'audit policy: unknown field ignored');
-    const processing = loaded.processing;
+    const checked = options.checked ?? checkConfig(config);
+    if (!checked.compiled) throw new ConfigError('config', checked.problems);
+    for (const warning of checked.warnings) logger.warn({ warning }, 'config warning');
+    const { processing, rules } = checked.compiled;
     const scrubberFor = scrubberFactory(processing, metrics);
 
     const quotas = options.quotas ?? new QuotaRegistry(clock);
@@ -85,12 +77,16 @@ export class Bridge {
         logger.warn({ source: sourceConfig.name }, 'run --once: webhook sources have nothing to drain; skipping');
         continue;
       }
-      const created = createSource(sourceConfig, { logger, metrics, health, clock, quotas, once });
+      const created = createSource(sourceConfig, { logger, metrics, health, clock, quotas, once, mtls: config.server.tls?.clientCaFile !== undefined });
       sources.push(created.source);
       if (created.receiver) receivers.push(created.receiver);
     }
     // One dead-letter file for the pipeline (rejects) and the sinks that refuse events themselves.
-    const deadLetter = new FileDeadLetter(config.deadLetter.path, () => clock.now());
+    const deadLetter = new FileDeadLetter(config.deadLetter.path, {
+      now: () => clock.now(),
+      keepRaw: config.deadLetter.keepRaw,
+      scrub: deadLetterScrubber(config, processing),
+    });
     const sinks = config.sinks.map((sinkConfig) => ({
       prepare: scrubberFor(sinkConfig),
       sink: createSink(sinkConfig, {
@@ -100,6 +96,7 @@ export class Bridge {
         health,
         deadLetter,
         stdout: options.stdout,
+        rules,
       }),
     }));
 
@@ -120,9 +117,20 @@ export class Bridge {
       dedupeMaxKeys: config.process.dedupe.maxKeys,
       dedupeSaveIntervalMs: config.checkpoint.dedupeSaveInterval,
       shutdownTimeoutMs: config.pipeline.shutdownTimeout,
+      stallThresholdMs: config.pipeline.stallThreshold,
       sinkBackoff: { initialMs: 1000, maxMs: 60_000 },
     });
-    const server = new BridgeServer({ host: config.server.host, port: config.server.port, health, metrics, logger, receivers });
+    const server = new BridgeServer({
+      host: config.server.host,
+      port: config.server.port,
+      tls: config.server.tls,
+      telemetry: config.server.telemetry,
+      maxConnections: config.server.maxConnections,
+      health,
+      metrics,
+      logger,
+      receivers,
+    });
     return new Bridge(config, options, { metrics, health, server, pipeline });
   }
 
@@ -139,6 +147,11 @@ export class Bridge {
 
   get address(): AddressInfo | undefined {
     return this.server.address;
+  }
+
+  /** The port of /metrics and the probes when server.telemetry gives them one of their own. */
+  get telemetryAddress(): AddressInfo | undefined {
+    return this.server.telemetryAddress;
   }
 
   /** Graceful stop: no new polls, in-flight deliveries finish (bounded by shutdownTimeout), commit. */

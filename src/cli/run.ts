@@ -1,18 +1,18 @@
-import { Bridge, unavailableComponents } from '../bridge.js';
+import { Bridge } from '../bridge.js';
+import { checkConfig, type CheckedConfig } from '../check-config.js';
 import { CheckpointError } from '../checkpoint/store.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
-import { rulesSinkProblems } from '../forward/rules/sink.js';
-import { processProblems } from '../process/stages.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../telemetry/logger.js';
 
 export async function runCommand(options: { config: string; once: boolean }): Promise<number> {
   let config: Config;
+  let checked: CheckedConfig;
   try {
     config = (await loadConfigFile(options.config)).config;
-    const unavailable = [...unavailableComponents(config), ...rulesSinkProblems(config.sinks), ...processProblems(config)];
-    if (unavailable.length > 0) throw new ConfigError(options.config, unavailable);
+    checked = checkConfig(config);
+    if (!checked.compiled) throw new ConfigError(options.config, checked.problems);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -24,7 +24,7 @@ export async function runCommand(options: { config: string; once: boolean }): Pr
   const logger = createLogger(config.log.level);
   let bridge: Bridge;
   try {
-    bridge = await Bridge.create(config, { logger, once: options.once, processMetrics: true });
+    bridge = await Bridge.create(config, { logger, once: options.once, processMetrics: true, checked });
     await bridge.start();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -1,19 +1,17 @@
-import { unavailableComponents } from '../bridge.js';
+import { checkConfig } from '../check-config.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { rulesSinkProblems } from '../forward/rules/sink.js';
-import { compileProcessing, type CompiledProcessing } from '../process/stages.js';
+import type { CompiledProcessing } from '../process/stages.js';
 
-export async function validateCommand(file: string): Promise<number> {
+export async function validateCommand(file: string, options: { files?: boolean } = {}): Promise<number> {
   try {
     const { config } = await loadConfigFile(file);
-    const processing = compileProcessing(config.process);
-    for (const warning of processing.warnings) process.stderr.write(`${file}: warning: ${warning}\n`);
-    const unavailable = [...unavailableComponents(config), ...rulesSinkProblems(config.sinks), ...processing.problems];
-    if (unavailable.length > 0) throw new ConfigError(file, unavailable);
+    const checked = checkConfig(config, { files: options.files ?? true });
+    for (const warning of checked.warnings) process.stderr.write(`${file}: warning: ${warning}\n`);
+    if (!checked.compiled) throw new ConfigError(file, checked.problems);
     const names = (items: { name: string; type: string }[]): string => items.map((i) => `${i.name} (${i.type})`).join(', ');
-    process.stdout.write(`${file}: valid\n  sources: ${names(config.sources)}\n  sinks: ${names(config.sinks)}\n${processSummary(config, processing.processing!)}`);
+    process.stdout.write(`${file}: valid\n  sources: ${names(config.sources)}\n  sinks: ${names(config.sinks)}\n${processSummary(config, checked.compiled.processing)}`);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {

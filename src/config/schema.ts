@@ -43,6 +43,8 @@ const pipelineSchema = z.strictObject({
   maxInFlightBatches: positiveInt('a whole number of batches, at least 1').default(4),
   /** On SIGTERM, how long in-flight deliveries may take before the process exits anyway. */
   shutdownTimeout: duration().prefault('30s'),
+  /** A source whose oldest undelivered batch waits longer than this is reported on /readyz and in source_stalled. */
+  stallThreshold: duration({ min: 1000 }).prefault('5m'),
 });
 
 const checkpointSchema = z.strictObject({
@@ -54,16 +56,39 @@ const checkpointSchema = z.strictObject({
 
 const deadLetterSchema = z.strictObject({
   path: filePath.default('dead-letter.jsonl'),
+  /**
+   * Keep raw records that could not be parsed and sinks' refusal answers as received. They may hold
+   * Secret values the scrubber cannot find, so by default only their size and SHA-256 are kept.
+   */
+  keepRaw: z.boolean().default(false),
+  /** Scrub events written here as sinks' output is scrubbed; default process.scrubSecrets. */
+  scrubSecrets: z.boolean().optional(),
 });
+
+const PORT_HINT = 'a TCP port from 0 to 65535';
+const port = z.number({ error: PORT_HINT }).int({ message: PORT_HINT }).min(0, { message: PORT_HINT }).max(65535, { message: PORT_HINT });
 
 const serverSchema = z.strictObject({
   host: z.string().min(1).default('0.0.0.0'),
-  port: z
-    .number({ error: 'a TCP port from 0 to 65535' })
-    .int({ message: 'a TCP port from 0 to 65535' })
-    .min(0, { message: 'a TCP port from 0 to 65535' })
-    .max(65535, { message: 'a TCP port from 0 to 65535' })
-    .default(8080),
+  port: port.default(8080),
+  /** HTTPS on the server port; the files are read again when they change (cert-manager renewals). */
+  tls: z
+    .strictObject({
+      certFile: filePath,
+      keyFile: filePath,
+      /** Ask senders for a client certificate signed by this CA; webhook sources then require one. */
+      clientCaFile: filePath.optional(),
+      /** How often the files are checked for a change. */
+      reloadInterval: duration({ min: 1000 }).prefault('1m'),
+    })
+    .optional(),
+  /**
+   * Serve /metrics, /healthz and /readyz on a port of their own (plain HTTP) instead of the server
+   * port, so that a NetworkPolicy can admit scrapers there and only senders on the audit port.
+   */
+  telemetry: z.strictObject({ host: z.string().min(1).optional(), port }).optional(),
+  /** Open connections per port; beyond it a new connection is closed at once. */
+  maxConnections: positiveInt('a whole number of connections, at least 1').default(256),
 });
 
 const logSchema = z.strictObject({

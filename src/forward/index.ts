@@ -7,6 +7,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { Clock } from '../util/clock.js';
 import type { DeadLetter } from './dead-letter.js';
 import { FileSink } from './file-sink.js';
+import type { RuleEngine } from '../rules/engine.js';
 import { createRulesSink } from './rules/sink.js';
 import { StdoutSink } from './stdout-sink.js';
 import { WebhookSink } from './webhook/sink.js';
@@ -21,6 +22,8 @@ export interface SinkContext {
   deadLetter: DeadLetter;
   /** Where the stdout sink writes; process.stdout unless a test or the demo says otherwise. */
   stdout?: Writable;
+  /** Rule engines the config check compiled, by rules sink name (so rule files are read once). */
+  rules?: ReadonlyMap<string, RuleEngine>;
 }
 
 export const AVAILABLE_SINK_TYPES: ReadonlySet<SinkConfig['type']> = new Set(['stdout', 'file', 'webhook', 'rules']);
@@ -34,6 +37,6 @@ export function createSink(config: SinkConfig, ctx: SinkContext): Sink {
     case 'webhook':
       return new WebhookSink(config, ctx);
     case 'rules':
-      return createRulesSink(config, ctx);
+      return createRulesSink(config, { ...ctx, engine: ctx.rules?.get(config.name) });
   }
 }

@@ -173,6 +173,40 @@ export function validatedMicroTime(text: string): string | undefined {
   return MICRO_TIME.test(text) ? text : canonicalMicroTime(text);
 }
 
+/**
+ * How deep objects and arrays may nest in an Event, the Event itself being level 1. Real Events
+ * stay far below it (a CustomResourceDefinition's schema in a request body is a few dozen levels),
+ * and it is far below what the recursive walks downstream (scrubbing, rules, JSON.stringify) can
+ * take, about 3,000 levels on Node's default stack. docs/security.md has the measurements.
+ */
+export const MAX_EVENT_DEPTH = 256;
+
+/**
+ * The top-level field of `value` that nests objects and arrays deeper than `max`, or undefined.
+ * Iterative, so it is safe on any input, and it stops at the first level too deep.
+ */
+export function tooDeep(value: unknown, max = MAX_EVENT_DEPTH): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const nodes: object[] = [value];
+  const depths: number[] = [1];
+  const fields: string[] = [''];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
+    const field = fields.pop()!;
+    if (depth > max) return field || '(the event)';
+    for (const key in node) {
+      const child = (node as Record<string, unknown>)[key];
+      if (typeof child === 'object' && child !== null) {
+        nodes.push(child);
+        depths.push(depth + 1);
+        fields.push(field || key);
+      }
+    }
+  }
+  return undefined;
+}
+
 export interface ValidationProblem {
   path: string;
   message: string;
@@ -208,6 +242,13 @@ export function validateEvent(value: unknown, prefix = ''): ValidationProblem[] 
     return problems;
   }
   const e = value;
+  // First, so that nothing after it (nor any stage downstream) walks a value too deep to walk.
+  const deep = tooDeep(e);
+  if (deep !== undefined) {
+    const path = deep === '(the event)' ? prefix || '(event)' : at(deep);
+    problems.push({ path, message: `nests objects and arrays deeper than ${MAX_EVENT_DEPTH} levels; no Kubernetes object does` });
+    return problems;
+  }
 
   if (e.kind !== undefined && e.kind !== 'Event') add('kind', `expected "Event", got ${describe(e.kind)}`);
   if (e.apiVersion !== undefined && e.apiVersion !== AUDIT_API_VERSION) {

@@ -11,7 +11,9 @@ import {
   canonicalMicroTime,
   describe,
   isPlainObject,
+  MAX_EVENT_DEPTH,
   sortKeys,
+  tooDeep,
   type AuditEvent,
   type EventLevel,
   type Reject,
@@ -69,6 +71,12 @@ export function normalizeGkeEntry(entry: unknown, options: GkeNormalizeOptions =
   const streaming = objectRef?.subresource !== undefined && STREAMING_SUBRESOURCES.has(objectRef.subresource);
   const request = isPlainObject(payload.request) ? payload.request : undefined;
   const response = isPlainObject(payload.response) ? payload.response : undefined;
+  // Checked before anything walks the bodies (the Event itself is one level above them).
+  for (const [name, body] of [['request', request], ['response', response]] as const) {
+    if (body !== undefined && tooDeep(body, MAX_EVENT_DEPTH - 1) !== undefined) {
+      return reject(`malformed entry: protoPayload.${name} nests objects and arrays deeper than ${MAX_EVENT_DEPTH} levels`);
+    }
+  }
 
   // Built in the apiserver's field order (event.ts), so the JSON text has the native key order.
   const event: Record<string, unknown> = {

@@ -1,50 +1,118 @@
-import type { AuditEvent } from '../normalize/event.js';
-import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+// The one delivery path: a write is retried while its failure is transient, and a failure that
+// retrying cannot fix narrows the batch, half by half, down to the items that cause it, which are
+// dead-lettered alone. Sinks (items = events) and the rules sink's alert outputs (items = alerts)
+// are both delivered here, so retries, backoff and the dead-letter file live in one place.
+import type { LogThrottle } from '../telemetry/log-throttle.js';
 import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';
 import type { Clock } from '../util/clock.js';
-import type { DeadLetter } from '../forward/dead-letter.js';
-import type { Health } from './health.js';
-import { PermanentDeliveryError, TransientDeliveryError, type Sink } from './types.js';
+import { PermanentDeliveryError, TransientDeliveryError } from './types.js';
+
+export type Failure =
+  | { kind: 'transient'; reason: string; retryAfterMs?: number }
+  | { kind: 'permanent'; reason: string; detail: Record<string, unknown> };
+
+/**
+ * What a failure means for delivery. Transient: the sink said so (network errors, timeouts, 408,
+ * 429, 5xx), or the operating system failed an I/O call (a full disk, a broken pipe). Anything else
+ * (a refusal, or an exception such as a RangeError on an event too large to encode) cannot be fixed
+ * by trying the same items again.
+ */
+export function classifyFailure(err: unknown): Failure {
+  if (err instanceof TransientDeliveryError) {
+    return { kind: 'transient', reason: err.message, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) };
+  }
+  if (err instanceof PermanentDeliveryError) return { kind: 'permanent', reason: err.message, detail: err.detail };
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (err instanceof Error && typeof code === 'string' && /^E[A-Z]+$/.test(code)) return { kind: 'transient', reason: `${code}: ${err.message}` };
+  // A timeout or an interruption that is not the pipeline's own abort: the next try may pass.
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return { kind: 'transient', reason: err.message };
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return { kind: 'permanent', reason: message, detail: {} };
+}
+
+/** Where a delivery reports what happened to it: metrics and health, per kind of target. */
+export interface DeliveryReport {
+  delivered(count: number, startedMs: number): void;
+  /** A transient failure; the write is tried again after `delayMs`. */
+  retrying(attempt: number, delayMs: number, reason: string): void;
+  /** Items refused for good, now in the dead-letter file. */
+  refused(count: number, reason: string): void;
+}
+
+export interface DeliveryTarget<T> {
+  readonly name: string;
+  /** Resolves when the destination has every item; throws as classifyFailure reads it. */
+  write(items: readonly T[], signal: AbortSignal): Promise<void>;
+  /** Keeps items refused for good, with the reason; throws only when the file cannot be written. */
+  deadLetter(items: readonly T[], reason: string, detail: Record<string, unknown>): Promise<void>;
+  report: DeliveryReport;
+}
 
 export interface DeliveryContext {
   clock: Clock;
-  metrics: Metrics;
-  health: Health;
-  deadLetter: DeadLetter;
-  logger: Logger;
   backoff: BackoffPolicy;
+  /** For dead-letter writes that fail (a full disk): logged at a bounded rate while retried. */
+  log: LogThrottle;
 }
 
 /**
- * Hands events to one sink until it acknowledges: transient failures are retried with
- * backoff for as long as the signal allows; a permanent refusal sends the batch to the
- * dead-letter file, which counts as handled so delivery goes on.
+ * Delivers `items` to `target`: resolves when every item is delivered or dead-lettered, rejects
+ * only when `signal` aborts (the shutdown deadline), leaving the batch uncommitted.
  */
-export async function deliverToSink(sink: Sink, events: readonly AuditEvent[], signal: AbortSignal, ctx: DeliveryContext): Promise<void> {
-  if (events.length === 0) return;
+export async function deliver<T>(target: DeliveryTarget<T>, items: readonly T[], signal: AbortSignal, ctx: DeliveryContext): Promise<void> {
+  if (items.length === 0) return;
   const started = ctx.clock.now();
+  const failure = await writeUntilDefinite(target, items, signal, ctx);
+  if (failure === undefined) {
+    target.report.delivered(items.length, started);
+    return;
+  }
+  if (items.length > 1) {
+    // Halves in order, each retried and narrowed on its own: a batch of n costs at most 2n − 1 writes.
+    const half = Math.ceil(items.length / 2);
+    await deliver(target, items.slice(0, half), signal, ctx);
+    await deliver(target, items.slice(half), signal, ctx);
+    return;
+  }
+  await persist(() => target.deadLetter(items, failure.reason, failure.detail), signal, ctx);
+  target.report.refused(items.length, failure.reason);
+}
+
+/** Writes until the target acknowledges (undefined) or fails in a way retrying cannot fix (the failure). */
+async function writeUntilDefinite<T>(
+  target: DeliveryTarget<T>,
+  items: readonly T[],
+  signal: AbortSignal,
+  ctx: DeliveryContext,
+): Promise<Extract<Failure, { kind: 'permanent' }> | undefined> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await sink.write(events, signal);
-      ctx.health.sinkRecovered(sink.name);
-      ctx.metrics.eventsDelivered.inc({ sink: sink.name }, events.length);
-      ctx.metrics.sinkWriteDuration.observe({ sink: sink.name }, (ctx.clock.now() - started) / 1000);
+      await target.write(items, signal);
+      return undefined;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const failure = classifyFailure(err);
+      if (failure.kind === 'permanent') return failure;
+      const delay = backoffDelay(attempt, ctx.backoff, failure.retryAfterMs);
+      target.report.retrying(attempt, delay, failure.reason);
+      await ctx.clock.sleep(delay, signal);
+    }
+  }
+}
+
+/**
+ * Runs a dead-letter write until it succeeds: the file is where refused items must end up, so a
+ * failing write (a full or read-only disk) is retried, and the batch stays uncommitted meanwhile.
+ */
+export async function persist(write: () => Promise<void>, signal: AbortSignal, ctx: DeliveryContext): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write();
       return;
     } catch (err) {
       if (signal.aborted) throw err;
-      if (err instanceof PermanentDeliveryError) {
-        await ctx.deadLetter.refused(sink.name, events, err.message, err.detail);
-        ctx.metrics.deadLettered.inc({ kind: 'refused', component: sink.name }, events.length);
-        ctx.logger.error({ sink: sink.name, events: events.length, reason: err.message }, 'sink refused a batch permanently; written to the dead-letter file');
-        ctx.health.sinkRecovered(sink.name);
-        return;
-      }
-      const message = err instanceof Error ? err.message : String(err);
-      ctx.health.sinkFailed(sink.name, message);
-      ctx.metrics.sinkRetries.inc({ sink: sink.name });
-      const delay = backoffDelay(attempt, ctx.backoff, err instanceof TransientDeliveryError ? err.retryAfterMs : undefined);
-      ctx.logger.warn({ sink: sink.name, attempt, retryInMs: delay, error: message }, 'sink write failed; retrying');
+      const delay = backoffDelay(attempt, ctx.backoff);
+      ctx.log.error('dead-letter-write', { attempt, retryInMs: delay, error: (err as Error).message }, 'writing the dead-letter file failed; retrying');
       await ctx.clock.sleep(delay, signal);
     }
   }

@@ -34,6 +34,12 @@ export class Health {
   ) {}
 
   private stopping = false;
+  private readonly checks: (() => string[])[] = [];
+
+  /** A further readiness check; each string it returns is a problem. */
+  addCheck(check: () => string[]): void {
+    this.checks.push(check);
+  }
 
   markStarted(): void {
     this.started = true;
@@ -102,6 +108,7 @@ export class Health {
         problems.push(`sink ${name} failing for ${Math.round((now - s.failingSince!) / 1000)} s (${s.lastError ?? 'unknown error'})`);
       }
     }
+    for (const check of this.checks) problems.push(...check());
     return { ready: problems.length === 0, problems };
   }
 }

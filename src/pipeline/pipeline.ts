@@ -10,6 +10,8 @@ export interface PipelineOptions extends PipelineServices {
   maxInFlightBySource?: ReadonlyMap<string, number>;
   dedupeSaveIntervalMs: number;
   shutdownTimeoutMs: number;
+  /** A source whose oldest undelivered batch is older than this is reported as stalled; default 5 minutes. */
+  stallThresholdMs?: number;
 }
 
 /**
@@ -38,6 +40,17 @@ export class Pipeline {
     for (const source of options.sources) options.health.registerSource(source.name, source.pollIntervalMs);
     for (const { sink } of options.sinks) options.health.registerSink(sink.name, sink.failureThresholdMs);
     options.metrics.addCollector(() => this.updateAgeMetrics());
+    options.health.addCheck(() => this.stalls().map((s) => `source ${s.source} has not delivered a batch for ${Math.round(s.ageMs / 1000)} s: waiting for ${s.waitingFor.join(', ')}`));
+  }
+
+  /** Sources whose oldest undelivered batch has waited past the threshold, and what it waits for. */
+  private stalls(): { source: string; ageMs: number; waitingFor: string[] }[] {
+    const threshold = this.options.stallThresholdMs ?? 5 * 60_000;
+    const now = this.options.clock.now();
+    return this.runners.flatMap((runner) => {
+      const oldest = runner.oldestPending(now);
+      return oldest && oldest.ageMs > threshold ? [{ source: runner.name, ...oldest }] : [];
+    });
   }
 
   async run(): Promise<void> {
@@ -110,7 +123,11 @@ export class Pipeline {
 
   private updateAgeMetrics(): void {
     const now = this.options.clock.now();
+    const { metrics } = this.options;
+    metrics.sourceStalled.reset();
+    for (const stall of this.stalls()) for (const what of stall.waitingFor) metrics.sourceStalled.set({ source: stall.source, waiting_for: what }, 1);
     for (const runner of this.runners) {
+      metrics.sourceBlocked.set({ source: runner.name }, (runner.oldestPending(now)?.ageMs ?? 0) / 1000);
       const ages = runner.ages(now);
       if (ages.checkpoint !== undefined) this.options.metrics.checkpointAge.set({ source: runner.name }, ages.checkpoint);
       if (ages.lag !== undefined) this.options.metrics.sourceLag.set({ source: runner.name }, ages.lag);

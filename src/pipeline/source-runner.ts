@@ -8,7 +8,8 @@ import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';
 import { isAbortError, type Clock } from '../util/clock.js';
 import { Semaphore } from '../util/semaphore.js';
 import { CommitTracker } from './commit-tracker.js';
-import { deliverToSink, type DeliveryContext } from './deliver.js';
+import { LogThrottle } from '../telemetry/log-throttle.js';
+import { deliver, persist, type DeliveryContext, type DeliveryTarget } from './deliver.js';
 import type { Health } from './health.js';
 import type { Sink, Source, SourceBatch } from './types.js';
 
@@ -61,6 +62,10 @@ export class SourceRunner {
   private newestDeliveredMs: number | undefined;
   private lastCommitAt: number | undefined;
   private readonly delivery: DeliveryContext;
+  private readonly log: LogThrottle;
+  private readonly targets: readonly { binding: SinkBinding; target: DeliveryTarget<AuditEvent> }[];
+  /** When each undelivered batch was taken, and which sinks it still waits for: what /readyz reports of a stall. */
+  private readonly pending = new Map<number, { takenAt: number; waitingFor: Set<string> }>();
 
   constructor(
     readonly source: Source,
@@ -68,14 +73,16 @@ export class SourceRunner {
   ) {
     this.dedupe = new DedupeWindow(deps.dedupeMaxKeys);
     this.slots = new Semaphore(deps.maxInFlightBatches);
-    this.delivery = {
-      clock: deps.clock,
-      metrics: deps.metrics,
-      health: deps.health,
-      deadLetter: deps.deadLetter,
-      logger: deps.logger,
-      backoff: deps.sinkBackoff,
-    };
+    this.log = new LogThrottle(deps.logger, () => deps.clock.now());
+    this.delivery = { clock: deps.clock, backoff: deps.sinkBackoff, log: this.log };
+    this.targets = deps.sinks.map((binding) => ({ binding, target: sinkTarget(binding.sink, deps, this.log) }));
+  }
+
+  /** The oldest batch not yet delivered: how long ago it was taken and what it waits for. */
+  oldestPending(now: number): { ageMs: number; waitingFor: string[] } | undefined {
+    const first = this.pending.values().next();
+    if (first.done) return undefined;
+    return { ageMs: now - first.value.takenAt, waitingFor: [...first.value.waitingFor] };
   }
 
   get name(): string {
@@ -189,13 +196,21 @@ export class SourceRunner {
     }
     if (duplicates > 0) metrics.eventsDeduplicated.inc({ source: this.name }, duplicates);
 
+    const waiting = new Set<string>(['process']);
+    this.pending.set(seq, { takenAt: this.deps.clock.now(), waitingFor: waiting });
     try {
-      const events = await this.guarded('process', fresh, () => this.deps.process(fresh, this.name));
-      const work: Promise<unknown>[] = this.deps.sinks.map(async (binding) => {
-        const prepared = binding.prepare ? await this.guarded(binding.sink.name, events, () => binding.prepare!(events)) : events;
-        await deliverToSink(binding.sink, prepared, deliverySignal, this.delivery);
+      const events = await this.isolated('process', fresh, (some) => this.deps.process(some, this.name));
+      waiting.delete('process');
+      const work: Promise<unknown>[] = this.targets.map(async ({ binding, target }) => {
+        waiting.add(target.name);
+        const prepared = binding.prepare ? await this.isolated(target.name, events, binding.prepare) : events;
+        await deliver(target, prepared, deliverySignal, this.delivery);
+        waiting.delete(target.name);
       });
-      if (batch.rejects.length > 0) work.push(this.deadLetterRejects(batch));
+      if (batch.rejects.length > 0) {
+        waiting.add('dead-letter');
+        work.push(this.deadLetterRejects(batch).then(() => waiting.delete('dead-letter')));
+      }
       await Promise.all(work);
       // Events this batch skipped as duplicates of an in-flight batch are delivered only when that one is.
       for (const other of waitFor) {
@@ -215,34 +230,47 @@ export class SourceRunner {
       batch.settle?.({ delivered: false, reason });
       if (!deliverySignal.aborted) logger.error({ source: this.name, error: reason }, 'batch not delivered');
     } finally {
+      this.pending.delete(seq);
       state.markSettled();
     }
   }
 
   /**
-   * Runs a processing stage. A stage that throws is a bug, but it must not wedge the source's
-   * commits: its events go to the dead-letter file with the error, and delivery goes on.
+   * Runs a processing stage on a batch. A stage that throws (a bug, or an event it cannot handle)
+   * is run again event by event, so that only the events it fails on are dead-lettered, with the
+   * error, and the rest go on.
    */
-  private async guarded(stage: string, events: AuditEvent[], run: () => AuditEvent[]): Promise<AuditEvent[]> {
+  private async isolated(stage: string, events: AuditEvent[], run: (events: AuditEvent[]) => AuditEvent[]): Promise<AuditEvent[]> {
     try {
-      return run();
+      return run(events);
     } catch (err) {
-      const reason = `processing stage failed: ${err instanceof Error ? err.message : String(err)}`;
-      await this.deps.deadLetter.refused(stage, events, reason);
+      if (events.length > 1) {
+        const out: AuditEvent[] = [];
+        for (const event of events) out.push(...(await this.isolated(stage, [event], run)));
+        return out;
+      }
+      const reason = `processing stage ${stage} failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
+      await persist(() => this.deps.deadLetter.refused(stage, events, reason), this.deps.deliverySignal, this.delivery);
       this.deps.metrics.deadLettered.inc({ kind: 'refused', component: stage }, events.length);
-      this.deps.logger.error({ source: this.name, stage, error: reason }, 'processing failed; events kept in the dead-letter file');
+      this.log.error(`stage:${stage}`, { source: this.name, stage, auditID: events[0]?.auditID, error: reason }, 'processing failed for an event; kept in the dead-letter file');
       return [];
     }
   }
 
   private async deadLetterRejects(batch: SourceBatch): Promise<void> {
-    const { deadLetter, metrics, logger } = this.deps;
-    await deadLetter.rejects(this.name, batch.rejects);
+    const { deadLetter, metrics, deliverySignal } = this.deps;
+    await persist(() => deadLetter.rejects(this.name, batch.rejects), deliverySignal, this.delivery);
     for (const reject of batch.rejects) {
       metrics.eventsRejected.inc({ source: this.name, reason: reasonLabel(reject.reason) });
       metrics.deadLettered.inc({ kind: 'reject', component: this.name });
-      logger.warn({ source: this.name, reason: reject.reason, ...(reject.ref ? { ref: reject.ref } : {}) }, 'record rejected; kept in the dead-letter file');
     }
+    // One line per batch (never the payload): a flood of bad records must not become a flood of logs.
+    const first = batch.rejects[0]!;
+    this.log.warn(
+      `reject:${this.name}`,
+      { source: this.name, rejected: batch.rejects.length, reason: first.reason, refs: batch.rejects.slice(0, 5).map((r) => r.ref ?? null) },
+      'records rejected; kept in the dead-letter file',
+    );
   }
 
   private async commit(seq: number, batch: SourceBatch): Promise<void> {
@@ -273,4 +301,31 @@ export class SourceRunner {
 /** Reasons become metric labels: keep the leading words so the label set stays small. */
 export function reasonLabel(reason: string): string {
   return reason.split(/[:(]/, 1)[0]!.trim().slice(0, 60) || 'unknown';
+}
+
+/** A sink as the delivery path drives it: its metrics, its health, its dead-letter entries. */
+function sinkTarget(sink: Sink, deps: PipelineServices, log: LogThrottle): DeliveryTarget<AuditEvent> {
+  const { metrics, health, clock, deadLetter } = deps;
+  return {
+    name: sink.name,
+    write: (events, signal) => sink.write(events, signal),
+    deadLetter: (events, reason, detail) => deadLetter.refused(sink.name, events, reason, detail),
+    report: {
+      delivered(count, startedMs) {
+        health.sinkRecovered(sink.name);
+        metrics.eventsDelivered.inc({ sink: sink.name }, count);
+        metrics.sinkWriteDuration.observe({ sink: sink.name }, (clock.now() - startedMs) / 1000);
+      },
+      retrying(attempt, delayMs, reason) {
+        health.sinkFailed(sink.name, reason);
+        metrics.sinkRetries.inc({ sink: sink.name });
+        log.warn(`retry:${sink.name}`, { sink: sink.name, attempt, retryInMs: delayMs, error: reason }, 'sink write failed; retrying');
+      },
+      refused(count, reason) {
+        health.sinkRecovered(sink.name);
+        metrics.deadLettered.inc({ kind: 'refused', component: sink.name }, count);
+        log.error(`refused:${sink.name}`, { sink: sink.name, events: count, reason }, 'sink refused events permanently; written to the dead-letter file');
+      },
+    },
+  };
 }

@@ -7,7 +7,7 @@ import type { ProcessStage } from '../pipeline/source-runner.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { compileFilter, type EventFilter } from './filter.js';
 import { applyPolicyToAll, loadPolicyFile, type CompiledPolicy } from './policy.js';
-import { compileScrubPaths, scrubAll, type ScrubOptions, type ScrubRule } from './scrub.js';
+import { compileScrubPaths, scrubAll, scrubEvent, type ScrubOptions, type ScrubRule } from './scrub.js';
 
 export interface CompiledProcessing {
   policy: CompiledPolicy | undefined;
@@ -89,4 +89,11 @@ export function scrubberFactory(processing: CompiledProcessing, metrics: Metrics
       return result.events;
     };
   };
+}
+
+/** What the dead-letter file does to events: the sinks' scrubbing, unless deadLetter.scrubSecrets (or the process default) is off. */
+export function deadLetterScrubber(config: Config, processing: CompiledProcessing): ((event: AuditEvent) => AuditEvent) | undefined {
+  if (!(config.deadLetter.scrubSecrets ?? processing.scrubByDefault)) return undefined;
+  const options: ScrubOptions = { secrets: true, paths: processing.scrubPaths };
+  return (event) => scrubEvent(event, options);
 }

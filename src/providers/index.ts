@@ -20,6 +20,8 @@ export interface SourceContext {
   quotas: QuotaRegistry;
   /** run --once: drain up to now − settleLag, then end. */
   once: boolean;
+  /** The server asks senders for client certificates (server.tls.clientCaFile). */
+  mtls?: boolean;
 }
 
 export interface CreatedSource {
@@ -35,7 +37,7 @@ export function createSource(config: SourceConfig, ctx: SourceContext): CreatedS
   const logger = ctx.logger.child({ source: config.name });
   switch (config.type) {
     case 'webhook': {
-      const source = new WebhookSource(config, { logger, metrics: ctx.metrics, clock: ctx.clock });
+      const source = new WebhookSource(config, { logger, metrics: ctx.metrics, clock: ctx.clock, mtls: ctx.mtls ?? false });
       return { source, receiver: source };
     }
     case 'gke':

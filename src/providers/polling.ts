@@ -107,7 +107,7 @@ export async function* pollingBatches<C extends Cursor>(
       if (failure.throttled) poller.onThrottled?.(failure, delay);
       const message = err instanceof Error ? err.message : String(err);
       health.sourceFailed(name, `${failure.code}: ${message}`);
-      logger.warn({ source: name, code: failure.code, attempt: failures, retryInMs: delay, error: message }, 'poll failed; retrying from the last cursor');
+      logger.warn({ code: failure.code, attempt: failures, retryInMs: delay, error: message }, 'poll failed; retrying from the last cursor');
       try {
         await clock.sleep(delay, signal);
       } catch {

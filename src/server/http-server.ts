@@ -1,9 +1,12 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Health } from '../pipeline/health.js';
+import { LogThrottle } from '../telemetry/log-throttle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { sendJson, sendText } from './respond.js';
+import { TlsFiles, type TlsSettings } from './tls.js';
 
 /** Something that answers POST /audit/<name>: the inbound audit webhook of one source. */
 export interface AuditReceiver {
@@ -14,79 +17,138 @@ export interface AuditReceiver {
 export interface BridgeServerOptions {
   host: string;
   port: number;
+  /** HTTPS on the main port, and client certificates when clientCaFile is set. */
+  tls?: TlsSettings | undefined;
+  /** /metrics and the probes on a port of their own (plain HTTP); the main port then serves only /audit/. */
+  telemetry?: { host?: string | undefined; port: number } | undefined;
   health: Health;
   metrics: Metrics;
   logger: Logger;
   receivers: readonly AuditReceiver[];
+  /** Open connections per listener beyond which new ones are refused; default 256. */
+  maxConnections?: number;
 }
 
-/** /healthz, /readyz, /metrics and the inbound audit webhook (DESIGN §10). */
+// The kube-apiserver's webhook client gives up after 30 s; nothing a sender does may hold a
+// connection much longer. Headers must arrive within 10 s, the whole request within 30 s, and the
+// server checks these every second (Node's default of 30 s would let a trickle last 90 s).
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+const KEEP_ALIVE_TIMEOUT_MS = 35_000;
+const CHECK_INTERVAL_MS = 1_000;
+
+/** /healthz, /readyz, /metrics and the inbound audit webhook. */
 export class BridgeServer {
-  private readonly server: Server;
+  private readonly main: Server | HttpsServer;
+  private readonly telemetry: Server | undefined;
+  private readonly tlsFiles: TlsFiles | undefined;
   private readonly receivers: Map<string, AuditReceiver>;
+  private readonly log: LogThrottle;
 
   constructor(private readonly options: BridgeServerOptions) {
     this.receivers = new Map(options.receivers.map((r) => [r.name, r]));
-    this.server = createServer((req, res) => {
-      this.route(req, res).catch((err: unknown) => {
-        options.logger.error({ error: (err as Error).message, path: req.url }, 'request failed');
-        sendJson(res, 500, { error: 'internal error' });
-      });
-    });
-    // The apiserver's webhook client times out at 30 s; keep connections a little longer than that.
-    this.server.keepAliveTimeout = 35_000;
-    this.server.requestTimeout = 120_000;
+    this.log = new LogThrottle(options.logger, Date.now);
+    const serveTelemetryHere = options.telemetry === undefined;
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.dispatch(req, res, { audit: true, telemetry: serveTelemetryHere });
+    const timeouts = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: CHECK_INTERVAL_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS };
+    if (options.tls) {
+      this.tlsFiles = new TlsFiles(options.tls, options.logger);
+      this.main = createHttpsServer({ ...timeouts, ...this.tlsFiles.secureOptions() }, handler);
+      this.main.on('tlsClientError', (err: Error) => this.log.warn('tls-client-error', { error: err.message }, 'TLS handshake failed'));
+    } else {
+      this.main = createHttpServer(timeouts, handler);
+    }
+    this.main.maxConnections = options.maxConnections ?? 256;
+    if (options.telemetry) {
+      this.telemetry = createHttpServer(timeouts, (req, res) => this.dispatch(req, res, { audit: false, telemetry: true }));
+      this.telemetry.maxConnections = options.maxConnections ?? 256;
+    }
   }
 
+  /** Listens on the main port (and the telemetry port); returns the main port's address. */
   async listen(): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = this.server.address() as AddressInfo;
-    this.options.logger.info({ host: address.address, port: address.port }, 'server listening');
+    await listenOn(this.main, this.options.port, this.options.host);
+    if (this.telemetry) await listenOn(this.telemetry, this.options.telemetry!.port, this.options.telemetry!.host ?? this.options.host);
+    this.tlsFiles?.watch((context) => (this.main as HttpsServer).setSecureContext(context));
+    const address = this.main.address() as AddressInfo;
+    this.options.logger.info(
+      { host: address.address, port: address.port, tls: this.options.tls !== undefined, ...(this.telemetryAddress ? { telemetryPort: this.telemetryAddress.port } : {}) },
+      'server listening',
+    );
     return address;
   }
 
   get address(): AddressInfo | undefined {
-    return (this.server.address() as AddressInfo | null) ?? undefined;
+    return (this.main.address() as AddressInfo | null) ?? undefined;
+  }
+
+  get telemetryAddress(): AddressInfo | undefined {
+    return (this.telemetry?.address() as AddressInfo | null | undefined) ?? undefined;
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeIdleConnections();
+    this.tlsFiles?.stop();
+    await Promise.all([this.main, this.telemetry].map((server) => (server ? closeServer(server) : undefined)));
+  }
+
+  private dispatch(req: IncomingMessage, res: ServerResponse, serves: { audit: boolean; telemetry: boolean }): void {
+    this.route(req, res, serves).catch((err: unknown) => {
+      this.log.error('request-failed', { error: (err as Error).message }, 'request failed');
+      sendJson(res, 500, { error: 'internal error' });
     });
   }
 
-  /** Stops accepting connections but lets open requests (webhook posts waiting for acks) finish. */
-  stopAccepting(): void {
-    this.server.close();
-    this.server.closeIdleConnections();
-  }
-
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async route(req: IncomingMessage, res: ServerResponse, serves: { audit: boolean; telemetry: boolean }): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0]!;
-    if (path === '/healthz') return sendText(res, 200, 'ok\n');
-    if (path === '/readyz') {
-      const { ready, problems } = this.options.health.readiness();
-      return sendJson(res, ready ? 200 : 503, { ready, problems });
+    if (serves.telemetry) {
+      if (path === '/healthz') return done(req, () => sendText(res, 200, 'ok\n'));
+      if (path === '/readyz') {
+        const { ready, problems } = this.options.health.readiness();
+        return done(req, () => sendJson(res, ready ? 200 : 503, { ready, problems }));
+      }
+      if (path === '/metrics') {
+        const { registry } = this.options.metrics;
+        const text = await registry.metrics();
+        return done(req, () => sendText(res, 200, text, registry.contentType));
+      }
     }
-    if (path === '/metrics') {
-      const { registry } = this.options.metrics;
-      return sendText(res, 200, await registry.metrics(), registry.contentType);
-    }
-    const audit = /^\/audit\/([^/]+)\/?$/.exec(path);
+    const audit = serves.audit ? /^\/audit\/([^/]+)\/?$/.exec(path) : null;
     if (audit) {
-      const receiver = this.receivers.get(decodeURIComponent(audit[1]!));
+      let name: string;
+      try {
+        name = decodeURIComponent(audit[1]!);
+      } catch {
+        return done(req, () => sendJson(res, 400, { error: 'the path is not valid percent-encoding' }));
+      }
+      const receiver = this.receivers.get(name);
       if (receiver) return receiver.handle(req, res);
-      req.resume();
-      return sendJson(res, 404, { error: `no webhook source named "${audit[1]}"; configured: ${[...this.receivers.keys()].join(', ') || 'none'}` });
+      // The configured names are not said: they would tell a prober which paths exist.
+      return done(req, () => sendJson(res, 404, { error: 'no webhook source at this path' }));
     }
-    req.resume();
-    return sendJson(res, 404, { error: 'not found' });
+    return done(req, () => sendJson(res, 404, { error: 'not found' }));
   }
+}
+
+/** Answers a request whose body is not wanted: it is drained so that the client reads the answer. */
+function done(req: IncomingMessage, answer: () => void): void {
+  req.resume();
+  answer();
+}
+
+function listenOn(server: Server | HttpsServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server | HttpsServer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
 }

@@ -91,6 +91,20 @@ export class Metrics {
     registers: [this.registry],
     collect: () => this.runCollectors(),
   });
+  readonly sourceStalled = new Gauge({
+    name: `${PREFIX}source_stalled`,
+    help: '1 while the oldest undelivered batch of a source has waited longer than pipeline.stallThreshold, by what it waits for (a sink, the dead-letter file, the process stage).',
+    labelNames: ['source', 'waiting_for'],
+    registers: [this.registry],
+    collect: () => this.runCollectors(),
+  });
+  readonly sourceBlocked = new Gauge({
+    name: `${PREFIX}source_oldest_undelivered_seconds`,
+    help: 'Age of the oldest batch of a source that is not yet delivered to every sink (0 when none is waiting).',
+    labelNames: ['source'],
+    registers: [this.registry],
+    collect: () => this.runCollectors(),
+  });
   readonly checkpointCommits = new Counter({
     name: `${PREFIX}checkpoint_commits_total`,
     help: 'Checkpoint writes that completed.',

@@ -68,7 +68,8 @@ export async function webhookSink(
   const clock = options.clock ?? systemClock;
   const health = options.health ?? new Health(options.healthClock ?? clock, metrics);
   const deadLetterPath = join(dir, 'dead-letter.jsonl');
-  const deadLetter = new FileDeadLetter(deadLetterPath);
+  // keepRaw: these tests read what a receiver answered; the default (size and digest only) is tested in the pipeline tests.
+  const deadLetter = new FileDeadLetter(deadLetterPath, { keepRaw: true });
   const logs = captureLogger();
   const config = webhookSinkSchema.parse({
     name,

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { request } from 'undici';
@@ -19,12 +20,14 @@ async function get(url: string): Promise<{ status: number; text: string }> {
 describe('bridge built from a config file', () => {
   it('serves /healthz, /readyz and /metrics, and delivers webhook posts to every sink', async () => {
     const dir = await tempDir();
+    await writeFile(join(dir, 'token'), 'bridge-test-token\n');
     const config = parseConfig(
       `
 sources:
   - name: onprem
     type: webhook
     cluster: lab-1
+    bearerTokenFile: ${join(dir, 'token')}
 sinks:
   - name: archive
     type: file
@@ -49,7 +52,7 @@ server: { host: 127.0.0.1, port: 0 }
     expect(await get(`${base}/readyz`)).toEqual({ status: 200, text: '{"ready":true,"problems":[]}\n' });
 
     const events = makeEvents(0, 25);
-    const result = await new AuditWebhookClient({ url: `${base}/audit/onprem` }).post(events);
+    const result = await new AuditWebhookClient({ url: `${base}/audit/onprem`, bearerToken: 'bridge-test-token' }).post(events);
     expect(result).toMatchObject({ delivered: 25, dropped: 0, statuses: [200] });
 
     const archived = readJsonLines(join(dir, 'audit.jsonl')) as AuditEvent[];

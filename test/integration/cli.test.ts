@@ -8,11 +8,16 @@ import { exitOf, runCli, startCli } from '../helpers/cli.js';
 import { makeEvents, readJsonLines } from '../helpers/events.js';
 import { tempDir } from '../helpers/fs.js';
 
-function webhookConfig(dir: string): string {
+const TOKEN = 'cli-test-token-5f0c2a9d';
+
+/** A config with a webhook source closed by a bearer token (written beside it) and a file sink. */
+async function webhookConfig(dir: string): Promise<string> {
+  await writeFile(join(dir, 'token'), `${TOKEN}\n`);
   return `
 sources:
   - name: onprem
     type: webhook
+    bearerTokenFile: ${join(dir, 'token')}
 sinks:
   - name: archive
     type: file
@@ -36,8 +41,12 @@ describe('command line', () => {
   it('validate: exit 0 for a good config, 2 with every problem for a bad one', async () => {
     const dir = await tempDir();
     const good = join(dir, 'good.yaml');
-    await writeFile(good, webhookConfig(dir));
-    expect(await runCli(['validate', '--config', good])).toMatchObject({ code: 0, stdout: `${good}: valid\n  sources: onprem (webhook)\n  sinks: archive (file)\n` });
+    await writeFile(good, await webhookConfig(dir));
+    expect(await runCli(['validate', '--config', good])).toMatchObject({
+      code: 0,
+      stdout: `${good}: valid\n  sources: onprem (webhook)\n  sinks: archive (file)\n`,
+      stderr: `${good}: warning: sources[0]: the webhook source onprem is served over plain HTTP: its bearer token crosses the network in clear text; set server.tls\n`,
+    });
 
     const bad = join(dir, 'bad.yaml');
     await writeFile(bad, 'sources: [{ name: a, type: webhook, ackTimeout: soon }]\nsinks: []\n');
@@ -53,6 +62,29 @@ describe('command line', () => {
     expect(missing.stderr).toMatch(/nope\.yaml: 1 problem:\n {2}cannot read the file: ENOENT/);
   });
 
+  it('validate and run refuse a webhook source open to anyone, or whose token file is missing, saying how to fix it', async () => {
+    const dir = await tempDir();
+    const open = join(dir, 'open.yaml');
+    await writeFile(open, 'sources: [{ name: a, type: webhook }]\nsinks: [{ name: o, type: stdout }]\n');
+    for (const command of ['validate', 'run']) {
+      const result = await runCli([command, '--config', open]);
+      expect(result.code, command).toBe(2);
+      expect(result.stderr).toContain('sources[0]: the webhook source a would accept audit events from anyone who can reach the port; set bearerTokenFile');
+    }
+    const missing = join(dir, 'missing.yaml');
+    await writeFile(missing, `sources: [{ name: a, type: webhook, bearerTokenFile: ${join(dir, 'no-such-token')} }]\nsinks: [{ name: o, type: stdout }]\n`);
+    for (const command of ['validate', 'run']) {
+      const result = await runCli([command, '--config', missing]);
+      expect(result.code, command).toBe(2);
+      expect(result.stderr).toContain(`sources[0].bearerTokenFile: the file ${join(dir, 'no-such-token')} does not exist; mount it or fix the path`);
+    }
+    const allowed = join(dir, 'allowed.yaml');
+    await writeFile(allowed, 'sources: [{ name: a, type: webhook, allowUnauthenticated: true }]\nsinks: [{ name: o, type: stdout }]\n');
+    const result = await runCli(['validate', '--config', allowed]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('warning: sources[0]: the webhook source a accepts requests from anyone who can reach the port (allowUnauthenticated: true)');
+  });
+
   it('a config that uses a source this version cannot run says so and exits 2', async () => {
     const dir = await tempDir();
     const file = join(dir, 'file-source.yaml');
@@ -64,10 +96,10 @@ describe('command line', () => {
   it('run: delivers webhook posts, and on SIGTERM drains, commits and exits 0', async () => {
     const dir = await tempDir();
     const file = join(dir, 'config.yaml');
-    await writeFile(file, webhookConfig(dir));
+    await writeFile(file, await webhookConfig(dir));
     const { child, log } = await startCli(['run', '--config', file], (l) => l.msg === 'server listening');
     const events = makeEvents(0, 30);
-    const result = await new AuditWebhookClient({ url: `http://127.0.0.1:${String(log.port)}/audit/onprem` }).post(events);
+    const result = await new AuditWebhookClient({ url: `http://127.0.0.1:${String(log.port)}/audit/onprem`, bearerToken: TOKEN }).post(events);
     expect(result.delivered).toBe(30);
     child.kill('SIGTERM');
     expect(await exitOf(child)).toBe(0);
@@ -80,11 +112,11 @@ describe('command line', () => {
   it('run: after a restart, a resend of delivered events is not delivered again', async () => {
     const dir = await tempDir();
     const file = join(dir, 'config.yaml');
-    await writeFile(file, webhookConfig(dir));
+    await writeFile(file, await webhookConfig(dir));
     const events = makeEvents(500, 20);
     for (const round of [1, 2]) {
       const { child, log } = await startCli(['run', '--config', file], (l) => l.msg === 'server listening');
-      const client = new AuditWebhookClient({ url: `http://127.0.0.1:${String(log.port)}/audit/onprem` });
+      const client = new AuditWebhookClient({ url: `http://127.0.0.1:${String(log.port)}/audit/onprem`, bearerToken: TOKEN });
       // The second process gets the same batch again, as an apiserver retrying across the restart would send it.
       expect((await client.post(round === 1 ? events : [...events, ...makeEvents(600, 5)])).statuses, `round ${round}`).toEqual([200]);
       child.kill('SIGTERM');
@@ -97,7 +129,7 @@ describe('command line', () => {
   it('run: a corrupt checkpoint stops the start with exit 1, naming the file', async () => {
     const dir = await tempDir();
     const file = join(dir, 'config.yaml');
-    await writeFile(file, webhookConfig(dir));
+    await writeFile(file, await webhookConfig(dir));
     await writeFile(join(dir, 'checkpoints.json'), '{"version":1,"sources":{"onprem":');
     const result = await runCli(['run', '--config', file]);
     expect(result.code).toBe(1);
@@ -107,7 +139,7 @@ describe('command line', () => {
   it('run --once with nothing to drain exits 0', async () => {
     const dir = await tempDir();
     const file = join(dir, 'config.yaml');
-    await writeFile(file, webhookConfig(dir));
+    await writeFile(file, await webhookConfig(dir));
     const result = await runCli(['run', '--config', file, '--once']);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('webhook sources have nothing to drain');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileCheckpointStore } from '../../src/checkpoint/file-store.js';
@@ -245,9 +246,10 @@ describe('pipeline: rejects, retries and refusals', () => {
     expect(sink.received).toHaveLength(3);
     expect(store.saved).toEqual([{ next: 1 }]);
     const lines = readJsonLines(deadLetterPath) as Record<string, unknown>[];
-    expect(lines.map((l) => [l.kind, l.source, l.reason, l.ref, l.record])).toEqual([
-      ['reject', 'src', rejects[0]!.reason, 'eventId 3', '{"kind":"Event","au'],
-      ['reject', 'src', rejects[1]!.reason, 'eventId 4', 'garbage'],
+    // Raw records are not kept by default (they may hold Secret values no scrubber can find): size and digest only.
+    expect(lines.map((l) => [l.kind, l.source, l.reason, l.ref, l.size, l.sha256, 'record' in l])).toEqual([
+      ['reject', 'src', rejects[0]!.reason, 'eventId 3', 19, createHash('sha256').update(rejects[0]!.raw).digest('hex'), false],
+      ['reject', 'src', rejects[1]!.reason, 'eventId 4', 7, createHash('sha256').update('garbage').digest('hex'), false],
     ]);
     expect((await metrics.eventsRejected.get()).values).toEqual([
       { labels: { source: 'src', reason: 'message is not valid JSON' }, value: 2 },
@@ -275,7 +277,18 @@ describe('pipeline: rejects, retries and refusals', () => {
     expect(store.saved).toEqual([{ next: 1 }]);
   });
 
-  it('sends a permanently refused batch to the dead-letter file and goes on', async () => {
+  it('keeps raw records in the dead-letter file only with keepRaw', async () => {
+    const dir = await tempDir();
+    const rejects = [{ reason: 'message is not valid JSON', raw: 'garbage', ref: 'eventId 4' }];
+    const deadLetterPath = join(dir, 'kept.jsonl');
+    const { pipeline } = await buildPipeline(dir, [new ListSource('src', [{ events: [], rejects }])], [new RecordingSink()], {
+      deadLetter: new FileDeadLetter(deadLetterPath, { keepRaw: true }),
+    });
+    await pipeline.run();
+    expect((readJsonLines(deadLetterPath) as Record<string, unknown>[]).map((l) => l.record)).toEqual(['garbage']);
+  });
+
+  it('narrows a permanently refused batch to the events refused, dead-letters each alone, and goes on', async () => {
     const dir = await tempDir();
     const refusing = {
       name: 'strict',
@@ -294,10 +307,10 @@ describe('pipeline: rejects, retries and refusals', () => {
     expect(other.received).toHaveLength(4);
     expect(store.saved.at(-1)).toEqual({ next: 2 });
     const lines = readJsonLines(deadLetterPath) as { kind: string; sink: string; status: number; events: AuditEvent[] }[];
-    expect(lines.map((l) => [l.kind, l.sink, l.status, l.events.length])).toEqual([
-      ['refused', 'strict', 400, 2],
-      ['refused', 'strict', 400, 2],
-    ]);
+    // The two batches are delivered side by side, so their lines may interleave.
+    expect(lines.map((l) => [l.kind, l.sink, l.status, l.events.map((e) => e.auditID)]).sort()).toEqual(
+      makeEvents(0, 4).map((e) => ['refused', 'strict', 400, [e.auditID]]),
+    );
     expect((await metrics.deadLettered.get()).values).toEqual([{ labels: { kind: 'refused', component: 'strict' }, value: 4 }]);
   });
 

@@ -70,7 +70,7 @@ describe('validate and run check the process section', () => {
     const policy = join(dir, 'policy.yaml');
     await writeFile(policy, 'apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Sometimes\n');
     const file = join(dir, 'config.yaml');
-    await writeFile(file, `sources: [{ name: w, type: webhook }]\nprocess:\n  policy: ${policy}\n  drop: ['jpath("verb") === "get"']\nsinks: [{ name: o, type: stdout }]\n`);
+    await writeFile(file, `sources: [{ name: w, type: eks, region: eu-west-1, cluster: c }]\nprocess:\n  policy: ${policy}\n  drop: ['jpath("verb") === "get"']\nsinks: [{ name: o, type: stdout }]\n`);
     for (const command of ['validate', 'run']) {
       const result = await runCli([command, '--config', file]);
       expect(result.code, command).toBe(2);
@@ -89,7 +89,7 @@ describe('validate and run check the process section', () => {
     const file = join(dir, 'config.yaml');
     await writeFile(
       file,
-      `sources: [{ name: w, type: webhook }]\nprocess:\n  policy: ${FALCO_POLICY}\n  keep: ['jpath("verb") != "watch"']\n  scrubPaths: [{ path: [requestObject.data, responseObject.data], keys: password, when: 'jpath("objectRef.resource") = "configmaps"' }]\nsinks: [{ name: o, type: stdout, scrubSecrets: false }]\n`,
+      `sources: [{ name: w, type: eks, region: eu-west-1, cluster: c }]\nprocess:\n  policy: ${FALCO_POLICY}\n  keep: ['jpath("verb") != "watch"']\n  scrubPaths: [{ path: [requestObject.data, responseObject.data], keys: password, when: 'jpath("objectRef.resource") = "configmaps"' }]\nsinks: [{ name: o, type: stdout, scrubSecrets: false }]\n`,
     );
     expect(await runCli(['validate', '--config', file])).toMatchObject({ code: 0, stderr: '' });
   });
@@ -103,11 +103,11 @@ describe('validate summarises the process section', () => {
     const file = join(dir, 'config.yaml');
     await writeFile(
       file,
-      `sources: [{ name: w, type: webhook }]\nprocess:\n  policy: ${policy}\n  drop: ['jpath("verb") = "watch"']\n  scrubPaths: [user.extra]\nsinks: [{ name: o, type: stdout }, { name: raw, type: stdout, scrubSecrets: false }]\n`,
+      `sources: [{ name: w, type: eks, region: eu-west-1, cluster: c }]\nprocess:\n  policy: ${policy}\n  drop: ['jpath("verb") = "watch"']\n  scrubPaths: [user.extra]\nsinks: [{ name: o, type: stdout }, { name: raw, type: stdout, scrubSecrets: false }]\n`,
     );
     expect(await runCli(['validate', '--config', file])).toEqual({
       code: 0,
-      stdout: `${file}: valid\n  sources: w (webhook)\n  sinks: o (stdout), raw (stdout)\n  process: policy ${policy} (1 rule); 1 drop, 0 keep conditions; 1 scrub path; not scrubbed for raw\n`,
+      stdout: `${file}: valid\n  sources: w (eks)\n  sinks: o (stdout), raw (stdout)\n  process: policy ${policy} (1 rule); 1 drop, 0 keep conditions; 1 scrub path; not scrubbed for raw\n`,
       stderr: `${file}: warning: process.policy: ${policy}: rules[0].verb: unknown field, ignored (line 5)\n`,
     });
   });

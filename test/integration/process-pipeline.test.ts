@@ -54,6 +54,7 @@ describe('processing stages in the pipeline', () => {
 sources:
   - name: onprem
     type: webhook
+    allowUnauthenticated: true
 process:
   policy: ${policyFile}
   drop:

@@ -320,7 +320,8 @@ describe('rules sink in the pipeline', () => {
       kind: 'refused',
       sink: 'detections',
       reason: `alert output slack refused 1 of 1 alerts: HTTP 400 from ${new URL(slack.url).origin}`,
-      refused: [{ output: 'slack', refusals: [{ rule: 'Privileged pod created', detail: { status: 400, response: 'invalid_payload' } }] }],
+      // The receiver's answer may echo event content: without deadLetter.keepRaw only its size and digest are kept.
+      refused: [{ output: 'slack', refusals: [{ rule: 'Privileged pod created', detail: { status: 400, response: { size: 15, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown } } }] }],
       events: [{ auditID: PRIVILEGED[0]!.auditID }],
     });
     await store.close();

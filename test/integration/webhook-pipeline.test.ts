@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -224,7 +225,7 @@ describe('webhook sink in the bridge', () => {
     r.respond = (req) => (req.text.includes(refuse) ? { status: 422, body: 'no' } : { status: 200 });
     const config = parseConfig(
       `
-sources: [{ name: onprem, type: webhook }]
+sources: [{ name: onprem, type: webhook, allowUnauthenticated: true }]
 sinks:
   - { name: hook, type: webhook, url: "${r.url}", batchMaxWait: 10ms, batchMaxSize: 5 }
 checkpoint: { path: ${join(dir, 'checkpoints.json')} }
@@ -243,7 +244,8 @@ server: { host: 127.0.0.1, port: 0 }
     const accepted = r.requests.filter((q) => !q.text.includes(refuse)).flatMap((q) => (JSON.parse(q.text) as { items: AuditEvent[] }).items);
     expect(accepted.map((e) => e.auditID)).toEqual(makeEvents(0, 5).map((e) => e.auditID));
     const letters = readJsonLines(join(dir, 'dead.jsonl')) as Record<string, unknown>[];
-    expect(letters).toMatchObject([{ kind: 'refused', sink: 'hook', status: 422, response: 'no' }]);
+    // What the receiver answered is kept as its size and digest (deadLetter.keepRaw is off by default).
+    expect(letters).toMatchObject([{ kind: 'refused', sink: 'hook', status: 422, response: { size: 2, sha256: createHash('sha256').update('no').digest('hex') } }]);
     const text = await (await request(`${base}/metrics`)).body.text();
     expect(text).toContain('kube_audit_bridge_http_client_requests_total{target="hook",code="200"} 1');
     expect(text).toContain('kube_audit_bridge_http_client_requests_total{target="hook",code="422"} 1');

@@ -25,11 +25,11 @@ function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
 describe('config: valid files', () => {
   it('fills every default from a minimal file', () => {
     const config = parseConfig(MINIMAL, 'test.yaml', {});
-    expect(config.pipeline).toEqual({ maxInFlightBatches: 4, shutdownTimeout: 30_000 });
+    expect(config.pipeline).toEqual({ maxInFlightBatches: 4, shutdownTimeout: 30_000, stallThreshold: 300_000 });
     expect(config.process.dedupe.maxKeys).toBe(500_000);
     expect(config.process.scrubSecrets).toBe(true);
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080 });
-    expect(config.sources[0]).toMatchObject({ type: 'webhook', ackTimeout: 20_000, maxBodyBytes: 32 * 1024 * 1024 });
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, maxConnections: 256 });
+    expect(config.sources[0]).toMatchObject({ type: 'webhook', ackTimeout: 20_000, maxBodyBytes: 8 * 1024 * 1024, maxEventsPerRequest: 10_000, allowUnauthenticated: false });
   });
 
   it('applies the per-provider polling defaults of the design', () => {
@@ -70,7 +70,28 @@ sinks: [{ name: out, type: stdout }]
     ]);
   });
 
-  it('substitutes ${VAR} and ${VAR:-default}, typing whole references as YAML would', () => {
+  it('types a whole reference by what the schema expects at its key, never by how YAML reads the text', () => {
+    const config = parseConfig(
+      `
+sources:
+  - { name: s, type: eks, region: eu-west-1, cluster: c, accountId: "\${ACCOUNT}" }
+  - { name: w, type: webhook, allowUnauthenticated: "\${OPEN:-false}", maxEventsPerRequest: "\${MAX}" }
+sinks:
+  - name: out
+    type: webhook
+    url: http://127.0.0.1:9/
+    basicAuth: { username: "\${USER_NAME}", password: "\${SINK_PASSWORD}" }
+    headers: { x-api-key: "\${KEY}" }
+`,
+      'test.yaml',
+      { ACCOUNT: '012345678912', SINK_PASSWORD: '123456', USER_NAME: 'true', KEY: '1e3', MAX: '400' },
+    );
+    expect(config.sources[0]).toMatchObject({ accountId: '012345678912' });
+    expect(config.sources[1]).toMatchObject({ allowUnauthenticated: false, maxEventsPerRequest: 400 });
+    expect(config.sinks[0]).toMatchObject({ basicAuth: { username: 'true', password: '123456' }, headers: { 'x-api-key': '1e3' } });
+  });
+
+  it('substitutes ${VAR} and ${VAR:-default}, typing whole references by the schema', () => {
     const config = parseConfig(
       `
 sources: [{ name: s, type: webhook, cluster: "\${CLUSTER}-x" }]
@@ -84,6 +105,29 @@ server:
     expect(config.sources[0]).toMatchObject({ cluster: 'prod-x' });
     expect(config.sinks[0]).toMatchObject({ path: '/tmp/audit.jsonl' });
     expect(config.server.port).toBe(9090);
+  });
+
+  it('never prints the value of a secret-bearing key in a problem', () => {
+    const lines = problems(
+      `sources: [{ name: a, type: webhook }]
+sinks:
+  - { name: s, type: webhook, url: http://127.0.0.1:9/, basicAuth: { username: u, password: "\${PW}" }, headers: { authorization: 7, x-api-key: "\${PW}x" } }`,
+      { PW: 'hunter2hunter2' },
+    );
+    const text = lines.join('\n');
+    expect(text).not.toContain('hunter2');
+    expect(lines.some((l) => l.startsWith('sinks[0].headers.authorization: got a number (not shown); expected a string'))).toBe(true);
+  });
+
+  it('refuses a YAML alias bomb and an over-deep document with a clear problem', () => {
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (const [i, name] of ['b', 'c', 'd', 'e', 'f', 'g'].entries()) {
+      const prev = String.fromCharCode('a'.charCodeAt(0) + i);
+      bomb.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    expect(problems(bomb.join('\n'))).toEqual(['YAML: aliases expand to too much data; write the values out instead of nesting aliases']);
+    const deep = problems(`sources: ${'['.repeat(5000)}${']'.repeat(5000)}`);
+    expect(deep[0]).toMatch(/^line 1, column \d+: the document nests too deeply to be a configuration$/);
   });
 
   it('keeps $${ as a literal ${', () => {

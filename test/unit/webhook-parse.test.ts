@@ -8,13 +8,20 @@ describe('parseAuditBody', () => {
   it('reads an EventList as the kube-apiserver sends it (items without kind/apiVersion)', () => {
     const events = makeEvents(1, 3);
     const parsed = parseAuditBody(AuditWebhookClient.body(events));
-    expect(parsed).toEqual({ ok: true, events });
+    expect(parsed).toEqual({ ok: true, events, rejects: [] });
   });
 
-  it('reads a single Event and a JSON array (nested arrays too)', () => {
+  it('reads a single Event and a JSON array of events and EventLists, and no deeper array', () => {
     const [a, b, c] = makeEvents(1, 3);
-    expect(parseAuditBody(JSON.stringify(a))).toEqual({ ok: true, events: [a] });
-    expect(parseAuditBody(JSON.stringify([a, [b, c]]))).toEqual({ ok: true, events: [a, b, c] });
+    expect(parseAuditBody(JSON.stringify(a))).toEqual({ ok: true, events: [a], rejects: [] });
+    const list = JSON.parse(AuditWebhookClient.body([b!, c!])) as unknown;
+    expect(parseAuditBody(JSON.stringify([a, list]))).toEqual({ ok: true, events: [a, b, c], rejects: [] });
+    expect(parseAuditBody(JSON.stringify([a, [b, c]]))).toEqual({
+      ok: false,
+      status: 400,
+      error: '[1]: expected an audit Event or an EventList, got a list of 2',
+      problems: ['[1]: expected an audit Event or an EventList, got a list of 2'],
+    });
   });
 
   it('brings v1beta1 events (and lists) to v1', () => {
@@ -40,7 +47,7 @@ describe('parseAuditBody', () => {
   it.each([
     ['not JSON', '{"items": [', /^body is not valid JSON: /],
     ["Falco's malformed trace file", readFileSync(`${SAMPLES}k8s-events/falco-trace-files/fal_01_003.json`, 'utf8'), /^kind: expected "Event" or "EventList", got 0$/],
-    ['a bare string', '"hello"', /^body: expected an audit Event, an EventList or a JSON array of them, got "hello"$/],
+    ['a bare string', '"hello"', /^body: expected an audit Event or an EventList, got "hello"$/],
     ['a Pod', '{"kind":"Pod","apiVersion":"v1"}', /^kind: expected "Event" or "EventList", got "Pod"$/],
     ['an EventList of another version', '{"kind":"EventList","apiVersion":"audit.k8s.io/v2","items":[]}', /^apiVersion: expected "audit.k8s.io\/v1", got "audit.k8s.io\/v2"$/],
   ])('refuses %s with a reason', (_what, body, error) => {
@@ -49,17 +56,42 @@ describe('parseAuditBody', () => {
     expect(!parsed.ok && parsed.error).toMatch(error);
   });
 
-  it('refuses the whole body when any item is invalid, listing every problem', () => {
+  it('keeps the valid events of a body and makes each invalid one a reject with its reason', () => {
     const good = makeEvent(1);
     const bad = { ...makeEvent(2), stageTimestamp: 'later', level: 'None' };
     const parsed = parseAuditBody(JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [good, bad] }));
     expect(parsed).toEqual({
-      ok: false,
-      error: 'invalid audit events (2 problems): items[1].level: expected one of Metadata, Request, RequestResponse, got "None"',
-      problems: [
-        'items[1].level: expected one of Metadata, Request, RequestResponse, got "None"',
-        'items[1].stageTimestamp: expected an RFC 3339 time such as 2026-01-02T15:04:05.000000Z, got "later"',
+      ok: true,
+      events: [good],
+      rejects: [
+        {
+          reason: 'invalid audit event: items[1].level: expected one of Metadata, Request, RequestResponse, got "None" (and 1 more)',
+          raw: bad,
+          ref: 'items[1]',
+        },
       ],
     });
+  });
+
+  it('makes an event nested deeper than the cap a reject, and walks no deeper than it', () => {
+    // Built as text: JSON.stringify of such a value is one of the walks that would overflow.
+    const deep = `${'{"d":'.repeat(100_000)}"bottom"${'}'.repeat(100_000)}`;
+    const good = makeEvent(1);
+    const bad = JSON.stringify({ ...makeEvent(2), requestObject: 'DEEP' }).replace('"DEEP"', deep);
+    const text = `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[${JSON.stringify(good)},${bad}]}`;
+    const parsed = parseAuditBody(text);
+    expect(parsed.ok && parsed.events).toEqual([good]);
+    expect(parsed.ok && parsed.rejects.map((r) => [r.ref, r.reason])).toEqual([
+      ['items[1]', 'invalid audit event: items[1].requestObject: nests objects and arrays deeper than 256 levels; no Kubernetes object does'],
+    ]);
+  });
+
+  it('refuses a body of more events than the cap before checking any, and lists at most 20 problems of a million', () => {
+    const bomb = `[${Array(350_000).fill('{}').join(',')}]`;
+    expect(parseAuditBody(bomb, { maxEvents: 10_000 })).toMatchObject({ ok: false, status: 413, problems: [] });
+    const numbers = `[${Array(1_000_000).fill('0').join(',')}]`;
+    const refused = parseAuditBody(numbers);
+    expect(refused).toMatchObject({ ok: false, status: 400, error: '1000000 problems, the first: [0]: expected an audit Event or an EventList, got 0' });
+    expect(!refused.ok && refused.problems).toHaveLength(20);
   });
 });

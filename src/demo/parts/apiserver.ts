@@ -1,4 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { formatMicroTime, type AuditEvent } from '../../normalize/event.js';
 import { AuditWebhookClient } from '../apiserver-client.js';
 import type { DemoPartFactory } from '../part.js';
@@ -11,13 +13,17 @@ const REPLAY_INTERVAL_MS = 5000;
  * webhook the way a kube-apiserver does. Each replay after the first gives them fresh auditIDs
  * and timestamps, as new requests would have.
  */
-export const apiserverPart: DemoPartFactory = async ({ logger }) => {
+export const apiserverPart: DemoPartFactory = async ({ logger, workDir }) => {
   const samples = await loadSampleEvents();
+  // The webhook source is closed by default: the replayer presents a token, as a kube-apiserver would.
+  const token = randomBytes(24).toString('hex');
+  const tokenFile = join(workDir, 'apiserver-token');
+  await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
   return {
     name: 'apiserver',
-    sources: [{ name: 'demo-apiserver', type: 'webhook', cluster: 'demo-onprem' }],
+    sources: [{ name: 'demo-apiserver', type: 'webhook', cluster: 'demo-onprem', bearerTokenFile: tokenFile }],
     async run(bridgeUrl, signal) {
-      const client = new AuditWebhookClient({ url: `${bridgeUrl}/audit/demo-apiserver`, initialBackoffMs: 500 });
+      const client = new AuditWebhookClient({ url: `${bridgeUrl}/audit/demo-apiserver`, initialBackoffMs: 500, bearerToken: token });
       for (let replay = 1; !signal.aborted; replay++) {
         const result = await client.post(replay === 1 ? samples : freshCopies(samples, Date.now()));
         logger.info({ part: 'apiserver', replay, delivered: result.delivered, dropped: result.dropped }, 'replayed sample audit events');

@@ -25,6 +25,8 @@ export interface RulesSinkContext {
   hostname?: string | undefined;
   /** Relative rule paths resolve here; default the working directory. */
   cwd?: string | undefined;
+  /** The engine the config check already compiled from these rule files. */
+  engine?: RuleEngine | undefined;
 }
 
 /** Rule files that cannot be loaded, or an `enable` that names nothing: every problem, one per line. */
@@ -46,7 +48,7 @@ export function loadSinkRules(config: Pick<RulesSinkConfig, 'rules' | 'enable' |
 }
 
 export function createRulesSink(config: RulesSinkConfig, ctx: RulesSinkContext): RulesSink {
-  const { engine, problems } = loadSinkRules(config, ctx.cwd);
+  const { engine, problems } = ctx.engine ? { engine: ctx.engine, problems: [] } : loadSinkRules(config, ctx.cwd);
   if (!engine) throw new RulesLoadError(problems);
   const outputs = createAlertOutputs(config.alerts, {
     clock: ctx.clock,
@@ -110,9 +112,4 @@ export class RulesSink implements Sink {
 
 function priorityOf(alert: Alert): Parameters<typeof atLeast>[0] {
   return alert.priority.toLowerCase() as Parameters<typeof atLeast>[0];
-}
-
-/** For `validate` and `run`: the rule problems of every rules sink of a config, as config error lines. */
-export function rulesSinkProblems(sinks: readonly { type: string }[], cwd?: string): string[] {
-  return sinks.flatMap((sink, i) => (sink.type === 'rules' ? loadSinkRules(sink as RulesSinkConfig, cwd).problems.map((p) => `sinks[${i}].rules: ${p}`) : []));
 }

@@ -94,7 +94,7 @@ export class AksPoller implements WindowPoller<AksCursor> {
         if (mid > lowerTicks && mid < end) ends.push(mid);
         else if (take > 1) take = Math.max(1, Math.floor(take / 2));
         else throw new Error(`a single row ingested at ${formatTicks(lowerTicks)} exceeds a query limit (${outcome.limit}): ${outcome.detail}`);
-        this.deps.logger.info({ source: config.name, reason: outcome.limit, until: formatTicks(ends[ends.length - 1]!), pageSize: take }, 'query hit a service limit; splitting its window');
+        this.deps.logger.info({ reason: outcome.limit, until: formatTicks(ends[ends.length - 1]!), pageSize: take }, 'query hit a service limit; splitting its window');
         continue;
       }
 

@@ -107,7 +107,7 @@ export class GkeWindowPoller implements WindowPoller<GkeCursor> {
       seen.prune(newWatermark - overlapNs);
       const done: GkeCursor = { watermark: formatTimeNs(newWatermark), seen: seen.list() };
       if (cursor.since !== undefined && sinceNs !== undefined && sinceNs > newWatermark - overlapNs) done.since = cursor.since;
-      if (maxLagMs > 0) this.deps.logger.debug({ source: this.config.name, maxIngestionLagMs: maxLagMs }, 'window read');
+      if (maxLagMs > 0) this.deps.logger.debug({ maxIngestionLagMs: maxLagMs }, 'window read');
       yield { source: this.config.name, events, rejects, cursor: done };
       return;
     }

@@ -1,92 +1,107 @@
-import {
-  AUDIT_API_VERSION,
-  asTopLevelEvent,
-  describe,
-  isPlainObject,
-  validateEvent,
-  withAnnotations,
-  type AuditEvent,
-} from '../../normalize/event.js';
+import { describe, isPlainObject, withAnnotations, type AuditEvent, type Reject } from '../../normalize/event.js';
+import { firstProblem, toNativeEvent, V1BETA1 } from '../../normalize/native.js';
+import { AUDIT_API_VERSION } from '../../normalize/event.js';
 
-const V1BETA1 = 'audit.k8s.io/v1beta1';
-const ACCEPTED_VERSIONS: ReadonlySet<unknown> = new Set([undefined, AUDIT_API_VERSION, V1BETA1]);
-/** A 400 answer lists at most this many problems: enough to fix the sender, short enough to log. */
-const MAX_PROBLEMS = 20;
+/** A 400 answer lists at most this many problems (the rest are counted): enough to fix the sender. */
+export const MAX_PROBLEMS = 20;
 
-export type ParsedAuditBody = { ok: true; events: AuditEvent[] } | { ok: false; error: string; problems: string[] };
+export type ParsedAuditBody =
+  | { ok: true; events: AuditEvent[]; rejects: Reject[] }
+  | { ok: false; status: 400 | 413; error: string; problems: string[] };
+
+export interface ParseOptions {
+  cluster?: string | undefined;
+  /** More events than this in one body: 413, before any of them is checked. */
+  maxEvents?: number;
+}
+
+interface Item {
+  value: Record<string, unknown>;
+  path: string;
+}
 
 /**
- * Reads a webhook body the way receivers of the kube-apiserver's audit webhook do: an EventList,
- * a single Event, or a JSON array of either. Every item is validated; one bad item refuses the
- * whole body (nothing of it enters the pipeline) with every problem listed. v1beta1 events, which
- * apiservers before 1.24 could send, are brought to v1.
+ * Reads a webhook body the way receivers of the kube-apiserver's audit webhook do: an EventList, a
+ * single Event, or a JSON array of either. A body of another shape is refused whole (400). Within
+ * the right shape, each event stands alone: the valid ones go on, and an invalid one becomes a
+ * reject with its reason, so one bad event never costs its neighbours. v1beta1 events are brought
+ * to v1. The walk never recurses into the events, so a deeply nested body cannot exhaust the stack.
  */
-export function parseAuditBody(text: string, options: { cluster?: string | undefined } = {}): ParsedAuditBody {
+export function parseAuditBody(text: string, options: ParseOptions = {}): ParsedAuditBody {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (err) {
-    return { ok: false, error: `body is not valid JSON: ${(err as Error).message}`, problems: [] };
+    return { ok: false, status: 400, error: `body is not valid JSON: ${(err as Error).message}`, problems: [] };
   }
-
-  const items: { value: unknown; path: string }[] = [];
-  const problems: string[] = [];
-  collect(body, '', items, problems);
-  if (problems.length > 0) return { ok: false, error: problems[0]!, problems: problems.slice(0, MAX_PROBLEMS) };
+  const maxEvents = options.maxEvents ?? Infinity;
+  const items: Item[] = [];
+  const problems = new Problems();
+  const tops = Array.isArray(body) ? body.map((value: unknown, i) => ({ value, path: `[${i}]` })) : [{ value: body, path: '' }];
+  for (const { value, path } of tops) {
+    collect(value, path, items, problems);
+    if (items.length > maxEvents) {
+      return { ok: false, status: 413, error: `the body carries more than ${maxEvents} events (maxEventsPerRequest); send smaller batches`, problems: [] };
+    }
+  }
+  if (problems.count > 0) return { ok: false, status: 400, error: problems.summary(), problems: problems.listed };
 
   const events: AuditEvent[] = [];
+  const rejects: Reject[] = [];
   const extra: Record<string, string> = options.cluster ? { cluster_name: options.cluster } : {};
   for (const { value, path } of items) {
-    const record = value as Record<string, unknown>;
-    const itemProblems = checkVersion(record, path);
-    const event = asTopLevelEvent(record);
-    itemProblems.push(...validateEvent(event, path).map((p) => `${p.path}: ${p.message}`));
-    if (itemProblems.length > 0) problems.push(...itemProblems);
-    else events.push(withAnnotations(event, extra));
+    const result = toNativeEvent(value, path);
+    if (result.ok) events.push(withAnnotations(result.event, extra));
+    else rejects.push({ reason: `invalid audit event: ${firstProblem(result.problems)}`, raw: value, ref: path || 'body' });
   }
-  if (problems.length > 0) {
-    const count = `${problems.length} problem${problems.length === 1 ? '' : 's'}`;
-    return { ok: false, error: `invalid audit events (${count}): ${problems[0]!}`, problems: problems.slice(0, MAX_PROBLEMS) };
-  }
-  return { ok: true, events };
+  return { ok: true, events, rejects };
 }
 
-function collect(value: unknown, path: string, items: { value: unknown; path: string }[], problems: string[]): void {
-  if (Array.isArray(value)) {
-    value.forEach((item, i) => collect(item, `${path}[${i}]`, items, problems));
-    return;
-  }
+function collect(value: unknown, path: string, items: Item[], problems: Problems): void {
+  const at = (key: string): string => (path ? `${path}.${key}` : key);
   if (!isPlainObject(value)) {
-    problems.push(`${path || 'body'}: expected an audit Event, an EventList or a JSON array of them, got ${describe(value)}`);
+    problems.add(`${path || 'body'}: expected an audit Event or an EventList, got ${describe(value)}`);
     return;
   }
   if (value.kind === 'EventList' || (value.kind === undefined && Array.isArray(value.items))) {
-    if (!ACCEPTED_VERSIONS.has(value.apiVersion)) {
-      problems.push(`${path ? `${path}.` : ''}apiVersion: expected "${AUDIT_API_VERSION}", got ${describe(value.apiVersion)}`);
+    if (value.apiVersion !== AUDIT_API_VERSION && value.apiVersion !== V1BETA1 && value.apiVersion !== undefined) {
+      problems.add(`${at('apiVersion')}: expected "${AUDIT_API_VERSION}", got ${describe(value.apiVersion)}`);
       return;
     }
     if (!Array.isArray(value.items)) {
-      problems.push(`${path ? `${path}.` : ''}items: expected a list of events, got ${describe(value.items)}`);
+      problems.add(`${at('items')}: expected a list of events, got ${describe(value.items)}`);
       return;
     }
     const listVersion = value.apiVersion;
     value.items.forEach((item: unknown, i) => {
-      const itemPath = `${path ? `${path}.` : ''}items[${i}]`;
+      const itemPath = at(`items[${i}]`);
+      if (!isPlainObject(item)) {
+        problems.add(`${itemPath}: expected an audit Event, got ${describe(item)}`);
+        return;
+      }
       // Items inherit the list's version when they carry none (the apiserver omits it on items).
-      const withVersion = isPlainObject(item) && item.apiVersion === undefined && listVersion === V1BETA1 ? { ...item, apiVersion: V1BETA1 } : item;
-      if (Array.isArray(item)) problems.push(`${itemPath}: expected an audit Event, got ${describe(item)}`);
-      else collect(withVersion, itemPath, items, problems);
+      items.push({ value: item.apiVersion === undefined && listVersion === V1BETA1 ? { ...item, apiVersion: V1BETA1 } : item, path: itemPath });
     });
     return;
   }
   if (value.kind !== undefined && value.kind !== 'Event') {
-    problems.push(`${path ? `${path}.` : ''}kind: expected "Event" or "EventList", got ${describe(value.kind)}`);
+    problems.add(`${at('kind')}: expected "Event" or "EventList", got ${describe(value.kind)}`);
     return;
   }
   items.push({ value, path });
 }
 
-function checkVersion(record: Record<string, unknown>, path: string): string[] {
-  if (ACCEPTED_VERSIONS.has(record.apiVersion)) return [];
-  return [`${path ? `${path}.` : ''}apiVersion: expected "${AUDIT_API_VERSION}", got ${describe(record.apiVersion)}`];
+/** Keeps the first few problems and counts the rest, so a body of a million bad items costs no more than twenty. */
+class Problems {
+  readonly listed: string[] = [];
+  count = 0;
+
+  add(problem: string): void {
+    this.count++;
+    if (this.listed.length < MAX_PROBLEMS) this.listed.push(problem);
+  }
+
+  summary(): string {
+    return this.count === 1 ? this.listed[0]! : `${this.count} problems, the first: ${this.listed[0]!}`;
+  }
 }
