@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs';
 import { AVAILABLE_SINK_TYPES } from './forward/index.js';
 import { loadSinkRules } from './forward/rules/sink.js';
 import type { Config } from './config/schema.js';
-import type { RulesSinkConfig } from './config/sinks/index.js';
 import { compileProcessing, type CompiledProcessing } from './process/stages.js';
 import { AVAILABLE_SOURCE_TYPES } from './providers/index.js';
 import type { RuleEngine } from './rules/engine.js';
@@ -55,7 +54,7 @@ export function checkConfig(config: Config, options: CheckOptions = {}): Checked
   const rules = new Map<string, RuleEngine>();
   config.sinks.forEach((sink, i) => {
     if (sink.type !== 'rules') return;
-    const loaded = loadSinkRules(sink as RulesSinkConfig, options.cwd);
+    const loaded = loadSinkRules(sink, options.cwd);
     problems.push(...loaded.problems.map((p) => `sinks[${i}].rules: ${p}`));
     if (loaded.engine) rules.set(sink.name, loaded.engine);
   });

@@ -3,10 +3,13 @@ import { text as streamText } from 'node:stream/consumers';
 import { goJSON } from '../normalize/encode.js';
 import { converters, InputError, type ConvertContext, type ConverterProvider } from '../normalize/converter.js';
 import { isReject } from '../normalize/event.js';
+import { scrubEvent } from '../process/scrub.js';
 import { notAvailable } from './not-available.js';
 
 export interface ConvertOptions extends ConvertContext {
   from: ConverterProvider;
+  /** Redact Secret values as sinks do (default); false prints them as the provider logged them. */
+  scrub?: boolean;
 }
 
 /**
@@ -52,7 +55,7 @@ export async function convertCommand(file: string, options: ConvertOptions): Pro
     if (isReject(result)) {
       rejected++;
       process.stderr.write(`${ref}: rejected: ${result.reason}\n`);
-    } else out.push(`${goJSON(result)}\n`);
+    } else out.push(`${goJSON(options.scrub === false ? result : scrubEvent(result, { secrets: true, paths: [] }))}\n`);
     if (out.length >= 1000) process.stdout.write(out.splice(0).join(''));
   }
   process.stdout.write(out.join(''));

@@ -58,9 +58,10 @@ program
   .option('--cluster <name>', 'cluster name for annotations.cluster_name, when the records do not carry it')
   .option('--region <region>', 'region for the annotations (eks)')
   .option('--account-id <id>', 'account id for the annotations (eks)')
+  .option('--no-scrub', 'print Secret values as logged (by default they are redacted, as sinks do)')
   .argument('[file]', 'input file, or - for stdin', '-')
   .action(
-    exitWith((file: string, opts: { from: ConverterProvider; cluster?: string; region?: string; accountId?: string }) =>
+    exitWith((file: string, opts: { from: ConverterProvider; cluster?: string; region?: string; accountId?: string; scrub: boolean }) =>
       convertCommand(file, opts),
     ),
   );
@@ -90,8 +91,9 @@ program
   .command('apply')
   .description('apply an audit Policy to events and print the surviving events as JSON lines')
   .requiredOption('--policy <file>', 'audit.k8s.io/v1 Policy file')
+  .option('--no-scrub', 'print Secret values as logged (by default they are redacted, as sinks do)')
   .argument('[events]', 'events file, or - for stdin', '-')
-  .action(exitWith((events: string, opts: { policy: string }) => policyApplyCommand(events, opts)));
+  .action(exitWith((events: string, opts: { policy: string; scrub: boolean }) => policyApplyCommand(events, opts)));
 
 program
   .command('emulator')

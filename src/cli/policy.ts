@@ -3,15 +3,18 @@ import { text as streamText } from 'node:stream/consumers';
 import { goJSON } from '../normalize/encode.js';
 import { asTopLevelEvent, isPlainObject, validateEvent, type AuditEvent } from '../normalize/event.js';
 import { applyPolicy, loadPolicyFile } from '../process/policy.js';
+import { scrubEvent } from '../process/scrub.js';
 import { parseJsonOrLines } from './convert.js';
 import { eventsOf } from './rules.js';
+
+const SCRUB_SECRETS = { secrets: true, paths: [] };
 
 /**
  * policy apply --policy FILE [EVENTS|-]: applies an audit Policy to events (JSON array, JSON lines
  * or an EventList) and prints the survivors, bodies stripped to their level, as JSON lines. Exit 0
  * once applied; 2 when the policy is invalid (every problem listed) or the events cannot be read.
  */
-export async function policyApplyCommand(eventsFile: string, options: { policy: string }): Promise<number> {
+export async function policyApplyCommand(eventsFile: string, options: { policy: string; scrub?: boolean }): Promise<number> {
   const loaded = loadPolicyFile(options.policy);
   for (const warning of loaded.warnings) process.stderr.write(`${options.policy}: warning: ${warning}\n`);
   if (!loaded.policy) {
@@ -52,7 +55,8 @@ export async function policyApplyCommand(eventsFile: string, options: { policy: 
       if (outcome.kind === 'dropped') counts[outcome.reason]++;
       else {
         counts.kept++;
-        out.push(`${goJSON(outcome.event)}\n`);
+        // stdout is an output like a sink's: Secret values are redacted unless --no-scrub.
+        out.push(`${goJSON(options.scrub === false ? outcome.event : scrubEvent(outcome.event, SCRUB_SECRETS))}\n`);
         if (out.length >= 1000) process.stdout.write(out.splice(0).join(''));
       }
     }

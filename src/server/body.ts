@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { createGunzip, createInflate } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 
 export class BodyError extends Error {
   constructor(
@@ -14,37 +14,50 @@ export class BodyError extends Error {
 
 /**
  * Reads a request body as text, decoding gzip or deflate, and stops with 413 as soon as the
- * decoded size passes `limit` (so a small compressed body cannot expand without bound).
+ * decoded size passes `limit` (so a small compressed body cannot expand without bound). It never
+ * destroys the request: a refused body is left flowing so that the caller can answer and drain it,
+ * and the client reads the answer instead of a connection reset. A decoder is stopped at once.
  */
-export async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
-  let stream: Readable = req;
-  if (encoding === 'gzip' || encoding === 'x-gzip') stream = req.pipe(createGunzip());
-  else if (encoding === 'deflate') stream = req.pipe(createInflate());
-  else if (encoding !== 'identity') throw new BodyError(415, `unsupported Content-Encoding "${encoding}"; send identity, gzip or deflate`);
+  let decoder: Transform | undefined;
+  if (encoding === 'gzip' || encoding === 'x-gzip') decoder = createGunzip();
+  else if (encoding === 'deflate') decoder = createInflate();
+  else if (encoding !== 'identity') return Promise.reject(new BodyError(415, `unsupported Content-Encoding "${encoding}"; send identity, gzip or deflate`));
 
   const declared = Number(req.headers['content-length']);
   if (encoding === 'identity' && declared > limit) {
-    req.resume();
-    throw new BodyError(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`);
+    return Promise.reject(new BodyError(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
   }
 
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of stream) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > limit) {
-        stream.destroy();
-        req.resume();
-        throw new BodyError(413, `body exceeds the limit of ${limit} bytes${encoding === 'identity' ? '' : ' once decoded'}`);
+  const stream: Readable = decoder ? req.pipe(decoder) : req;
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const fail = (err: BodyError): void => {
+      if (settled) return;
+      settled = true;
+      chunks.length = 0;
+      stream.off('data', onData);
+      if (decoder) {
+        req.unpipe(decoder);
+        decoder.destroy();
       }
-      chunks.push(buf);
-    }
-  } catch (err) {
-    if (err instanceof BodyError) throw err;
-    throw new BodyError(400, `cannot read the body: ${(err as Error).message}`);
-  }
-  return Buffer.concat(chunks, size).toString('utf8');
+      reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) fail(new BodyError(413, `body exceeds the limit of ${limit} bytes${encoding === 'identity' ? '' : ' once decoded'}`));
+      else chunks.push(chunk);
+    };
+    stream.on('data', onData);
+    stream.once('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve(Buffer.concat(chunks, size).toString('utf8'));
+    });
+    stream.once('error', (err: Error) => fail(new BodyError(400, `cannot read the body: ${err.message}`)));
+    if (decoder) req.once('error', (err: Error) => fail(new BodyError(400, `cannot read the body: ${err.message}`)));
+  });
 }

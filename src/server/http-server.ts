@@ -27,15 +27,26 @@ export interface BridgeServerOptions {
   receivers: readonly AuditReceiver[];
   /** Open connections per listener beyond which new ones are refused; default 256. */
   maxConnections?: number;
+  /** Only tests shorten these; the defaults are what senders are held to. */
+  timeouts?: Partial<ServerTimeouts>;
+}
+
+export interface ServerTimeouts {
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  connectionsCheckingInterval: number;
 }
 
 // The kube-apiserver's webhook client gives up after 30 s; nothing a sender does may hold a
 // connection much longer. Headers must arrive within 10 s, the whole request within 30 s, and the
 // server checks these every second (Node's default of 30 s would let a trickle last 90 s).
-const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 30_000;
-const KEEP_ALIVE_TIMEOUT_MS = 35_000;
-const CHECK_INTERVAL_MS = 1_000;
+export const SERVER_TIMEOUTS: ServerTimeouts = {
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  keepAliveTimeout: 35_000,
+  connectionsCheckingInterval: 1_000,
+};
 
 /** /healthz, /readyz, /metrics and the inbound audit webhook. */
 export class BridgeServer {
@@ -50,7 +61,7 @@ export class BridgeServer {
     this.log = new LogThrottle(options.logger, Date.now);
     const serveTelemetryHere = options.telemetry === undefined;
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.dispatch(req, res, { audit: true, telemetry: serveTelemetryHere });
-    const timeouts = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: CHECK_INTERVAL_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS };
+    const timeouts = { ...SERVER_TIMEOUTS, ...options.timeouts };
     if (options.tls) {
       this.tlsFiles = new TlsFiles(options.tls, options.logger);
       this.main = createHttpsServer({ ...timeouts, ...this.tlsFiles.secureOptions() }, handler);
@@ -88,7 +99,7 @@ export class BridgeServer {
 
   async close(): Promise<void> {
     this.tlsFiles?.stop();
-    await Promise.all([this.main, this.telemetry].map((server) => (server ? closeServer(server) : undefined)));
+    await Promise.all([this.main, this.telemetry].flatMap((server) => (server ? [closeServer(server)] : [])));
   }
 
   private dispatch(req: IncomingMessage, res: ServerResponse, serves: { audit: boolean; telemetry: boolean }): void {

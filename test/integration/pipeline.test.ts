@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileCheckpointStore } from '../../src/checkpoint/file-store.js';
@@ -11,6 +12,7 @@ import { PermanentDeliveryError, TransientDeliveryError, type Source, type Sourc
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { systemClock } from '../../src/util/clock.js';
+import { scrubEvent } from '../../src/process/scrub.js';
 import { makeEvent, makeEvents, readJsonLines } from '../helpers/events.js';
 import { tempDir } from '../helpers/fs.js';
 import { ListSource, RecordingSink, SpyingStore, eventually } from '../helpers/pipeline.js';
@@ -341,5 +343,123 @@ describe('pipeline: rejects, retries and refusals', () => {
     );
     await pipeline.run();
     expect((readJsonLines(path) as AuditEvent[]).map((e) => e.auditID)).toEqual(makeEvents(0, 35).map((e) => e.auditID));
+  });
+});
+
+describe('pipeline: one bad event never costs its neighbours', () => {
+  const SECRET = 'c3VwZXItc2VjcmV0LXZhbHVl';
+  /** A Secret create whose body carries a value that must never reach the disk. */
+  const secretCreate = (n: number): AuditEvent =>
+    makeEvent(n, {
+      level: 'Request',
+      verb: 'create',
+      objectRef: { resource: 'secrets', namespace: 'default', name: `s${n}`, apiVersion: 'v1' },
+      requestObject: { kind: 'Secret', apiVersion: 'v1', metadata: { name: `s${n}` }, data: { password: SECRET } },
+    });
+
+  it('narrows a sink error that retrying cannot fix (a RangeError while encoding) to the one event, delivers the rest once, commits', async () => {
+    const dir = await tempDir();
+    const poison = secretCreate(4);
+    const received: AuditEvent[] = [];
+    let writes = 0;
+    const encoding = {
+      name: 'encoder',
+      async write(events: readonly AuditEvent[]): Promise<void> {
+        writes++;
+        if (events.some((e) => e.auditID === poison.auditID)) throw new RangeError('Maximum call stack size exceeded');
+        received.push(...events);
+      },
+      async close(): Promise<void> {},
+    };
+    const batch = [...makeEvents(0, 4), poison, ...makeEvents(5, 11)];
+    const { pipeline, store, deadLetterPath, metrics } = await buildPipeline(dir, [new ListSource('src', [{ events: batch }])], [{ sink: encoding }]);
+    await pipeline.run();
+    expect(ids(received)).toEqual(ids(batch.filter((e) => e !== poison)));
+    expect(writes).toBeLessThanOrEqual(2 * batch.length - 1);
+    expect(store.saved).toEqual([{ next: 1 }]);
+    const dead = readJsonLines(deadLetterPath) as { kind: string; sink: string; reason: string; events: AuditEvent[] }[];
+    expect(dead.map((d) => [d.kind, d.sink, d.reason, ids(d.events)])).toEqual([['refused', 'encoder', 'RangeError: Maximum call stack size exceeded', [poison.auditID]]]);
+    expect((await metrics.sinkRetries.get()).values).toEqual([]); // never retried: retrying cannot fix it
+  });
+
+  it('dead-letters an event a process stage throws on, alone and scrubbed, and passes the others', async () => {
+    const dir = await tempDir();
+    const poison = secretCreate(2);
+    const sink = new RecordingSink();
+    const batch = [...makeEvents(0, 2), poison, makeEvent(3)];
+    const { pipeline, store, deadLetterPath } = await buildPipeline(dir, [new ListSource('src', [{ events: batch }])], [sink], {
+      process: (events) => {
+        if (events.includes(poison)) throw new TypeError('cannot read properties of undefined');
+        return events;
+      },
+      deadLetter: new FileDeadLetter(join(dir, 'dead-letter.jsonl'), { scrub: (e) => scrubEvent(e, { secrets: true, paths: [] }) }),
+    });
+    await pipeline.run();
+    expect(ids(sink.received)).toEqual(ids(batch.filter((e) => e !== poison)));
+    expect(store.saved).toEqual([{ next: 1 }]);
+    const text = readFileSync(deadLetterPath, 'utf8');
+    expect(text).not.toContain(SECRET);
+    const dead = readJsonLines(deadLetterPath) as { sink: string; reason: string; events: AuditEvent[] }[];
+    expect(dead.map((d) => [d.sink, d.reason, ids(d.events)])).toEqual([['process', 'processing stage process failed: TypeError: cannot read properties of undefined', [poison.auditID]]]);
+    expect((dead[0]!.events[0]!.requestObject as { data: Record<string, string> }).data.password).toBe('<redacted>');
+  });
+
+  it('keeps only the identity of an event that cannot be scrubbed, and never its body', async () => {
+    const dir = await tempDir();
+    const poison = secretCreate(1);
+    const sink = new RecordingSink();
+    const broken = (e: AuditEvent): AuditEvent => {
+      if (e.auditID === poison.auditID) throw new RangeError('too deep');
+      return e;
+    };
+    const { pipeline, deadLetterPath } = await buildPipeline(dir, [new ListSource('src', [{ events: [makeEvent(0), poison] }])], [{ sink, prepare: (events) => events.map(broken) }], {
+      deadLetter: new FileDeadLetter(join(dir, 'dead-letter.jsonl'), { scrub: broken }),
+    });
+    await pipeline.run();
+    expect(ids(sink.received)).toEqual([makeEvent(0).auditID]);
+    const text = readFileSync(deadLetterPath, 'utf8');
+    expect(text).not.toContain(SECRET);
+    expect(readJsonLines(deadLetterPath)).toMatchObject([
+      { sink: 'recording', events: [{ auditID: poison.auditID, stage: poison.stage, verb: 'create', unkept: 'the event could not be scrubbed (too deep); only its identity is kept' }] },
+    ]);
+  });
+
+  it('retries a dead-letter write that fails (a full disk) until it succeeds, and commits only then', async () => {
+    const dir = await tempDir();
+    const inner = new FileDeadLetter(join(dir, 'dead-letter.jsonl'));
+    let failures = 2;
+    const flaky = {
+      rejects: (source: string, rejects: Parameters<FileDeadLetter['rejects']>[1]) => {
+        if (failures-- > 0) return Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
+        return inner.rejects(source, rejects);
+      },
+      refused: inner.refused.bind(inner),
+      close: () => inner.close(),
+    };
+    const rejects = [{ reason: 'not JSON', raw: 'x', ref: 'line 1' }];
+    const { pipeline, store } = await buildPipeline(dir, [new ListSource('src', [{ events: makeEvents(0, 1), rejects }])], [new RecordingSink()], { deadLetter: flaky });
+    await pipeline.run();
+    expect(failures).toBe(-1);
+    expect(store.saved).toEqual([{ next: 1 }]);
+    expect(readJsonLines(join(dir, 'dead-letter.jsonl'))).toMatchObject([{ kind: 'reject', ref: 'line 1' }]);
+  });
+
+  it('reports a source whose oldest batch waits past stallThreshold on /readyz and in source_stalled, and clears it', async () => {
+    const dir = await tempDir();
+    const sink = new RecordingSink('slow');
+    sink.hold = true;
+    const { pipeline, health, metrics } = await buildPipeline(dir, [new ListSource('src', [{ events: makeEvents(0, 1) }], { endWhenDone: false })], [sink], {
+      stallThresholdMs: 50,
+    });
+    const run = pipeline.run();
+    await eventually(() => sink.writes.length === 1);
+    await eventually(() => health.readiness().problems.some((p) => /^source src has not delivered a batch for \d+ s: waiting for slow$/.test(p)), 5000, 'the stall on /readyz');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('kube_audit_bridge_source_stalled{source="src",waiting_for="slow"} 1');
+    sink.writes[0]!.release();
+    await eventually(() => health.readiness().problems.every((p) => !p.startsWith('source src')), 5000, 'the stall cleared');
+    expect(await metrics.registry.metrics()).not.toContain('kube_audit_bridge_source_stalled{');
+    await pipeline.stop();
+    await run;
   });
 });

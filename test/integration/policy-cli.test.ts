@@ -11,6 +11,41 @@ const FALCO_POLICY = `${SAMPLES}falco-rules/k8saudit-audit-policy.yaml`;
 
 const lines = (text: string): AuditEvent[] => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
 
+const SECRET_VALUE = 'cG9saWN5LWNsaS1zZWNyZXQ=';
+const secretCreate = (n: number): AuditEvent =>
+  makeEvent(n, {
+    level: 'Request',
+    verb: 'create',
+    objectRef: { resource: 'secrets', namespace: 'default', name: 'db', apiVersion: 'v1' },
+    requestObject: { kind: 'Secret', apiVersion: 'v1', metadata: { name: 'db' }, data: { password: SECRET_VALUE } },
+  });
+
+describe('stdout of policy apply and convert is an output like a sink', () => {
+  it('policy apply redacts Secret values unless --no-scrub', async () => {
+    const dir = await tempDir();
+    const policy = join(dir, 'policy.yaml');
+    await writeFile(policy, 'apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Request\n');
+    const input = JSON.stringify(secretCreate(1));
+    const scrubbed = await runCli(['policy', 'apply', '--policy', policy, '-'], { input });
+    expect(scrubbed.code).toBe(0);
+    expect(scrubbed.stdout).not.toContain(SECRET_VALUE);
+    expect(lines(scrubbed.stdout)[0]).toMatchObject({ requestObject: { data: { password: '<redacted>' } }, annotations: { 'kube-audit-bridge.io/scrubbed': 'requestObject' } });
+    const raw = await runCli(['policy', 'apply', '--no-scrub', '--policy', policy, '-'], { input });
+    expect(lines(raw.stdout)[0]).toMatchObject({ requestObject: { data: { password: SECRET_VALUE } } });
+  });
+
+  it('convert redacts Secret values unless --no-scrub', async () => {
+    const record = { eventId: '1', timestamp: 1, ingestionTime: 1, logStreamName: 'kube-apiserver-audit-x', message: JSON.stringify(secretCreate(2)) };
+    const input = JSON.stringify([record]);
+    const scrubbed = await runCli(['convert', '--from', 'eks', '-'], { input });
+    expect(scrubbed.code).toBe(0);
+    expect(scrubbed.stdout).not.toContain(SECRET_VALUE);
+    expect(lines(scrubbed.stdout)[0]).toMatchObject({ requestObject: { data: { password: '<redacted>' } } });
+    const raw = await runCli(['convert', '--from', 'eks', '--no-scrub', '-'], { input });
+    expect(lines(raw.stdout)[0]).toMatchObject({ requestObject: { data: { password: SECRET_VALUE } } });
+  });
+});
+
 describe('policy apply', () => {
   it("applies Falco's policy to sample events and prints the survivors as JSON lines", async () => {
     const result = await runCli(['policy', 'apply', '--policy', FALCO_POLICY, `${SAMPLES}k8s-events/falco-trace-files/create_configmap.json`]);
