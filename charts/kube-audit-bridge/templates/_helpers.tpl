@@ -44,10 +44,44 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Where the pod sees its files. */}}
 {{- define "kab.configDir" -}}/etc/kube-audit-bridge{{- end -}}
 {{- define "kab.dataDir" -}}/var/lib/kube-audit-bridge{{- end -}}
+{{- define "kab.webhookTokenDir" -}}/var/run/secrets/kube-audit-bridge/webhook{{- end -}}
+{{- define "kab.tlsDir" -}}/var/run/secrets/kube-audit-bridge/tls{{- end -}}
+
+{{/* The Secret holding the webhook sources' token: the user's, the chart's, or "" for none. */}}
+{{- define "kab.webhookTokenSecret" -}}
+{{- if .Values.webhookAuth.existingSecret -}}
+{{- .Values.webhookAuth.existingSecret -}}
+{{- else if .Values.webhookAuth.createSecret -}}
+{{- printf "%s-webhook-token" (include "kab.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Names (space-separated) of the webhook sources that have neither their own bearerTokenFile nor
+allowUnauthenticated: true. The user's explicit settings win; these are the ones the bridge would
+refuse without a token or client certificates (src/check-config.ts).
+*/}}
+{{- define "kab.openWebhookSources" -}}
+{{- $names := list -}}
+{{- range .Values.config.sources -}}
+{{- if and (eq .type "webhook") (not .bearerTokenFile) (ne .allowUnauthenticated true) -}}
+{{- $names = append $names .name -}}
+{{- end -}}
+{{- end -}}
+{{- join " " $names -}}
+{{- end -}}
+
+{{/* The webhook sources that get the chart's token (space-separated names): the open ones, when there is a token. */}}
+{{- define "kab.tokenSources" -}}
+{{- if include "kab.webhookTokenSecret" . -}}
+{{- include "kab.openWebhookSources" . -}}
+{{- end -}}
+{{- end -}}
 
 {{/*
 The bridge's config.yaml: the user's `config` with the keys the pod layout decides (checkpoint and
-dead-letter on the data volume, the server on the Service's port) set by the chart.
+dead-letter on the data volume, the server on the Service's ports, TLS from the mounted Secret, the
+chart's token on the webhook sources that have no authentication of their own) set by the chart.
 */}}
 {{- define "kab.config" -}}
 {{- $cfg := deepCopy .Values.config -}}
@@ -55,7 +89,25 @@ dead-letter on the data volume, the server on the Service's port) set by the cha
 {{- $checkpoint := mergeOverwrite (deepCopy (default (dict) $cfg.checkpoint)) (dict "type" "file" "path" (printf "%s/checkpoints.json" $dataDir)) -}}
 {{- $_ := set $cfg "checkpoint" $checkpoint -}}
 {{- $_ := set $cfg "deadLetter" (dict "path" (printf "%s/dead-letter.jsonl" $dataDir)) -}}
-{{- $_ := set $cfg "server" (dict "host" "0.0.0.0" "port" (int .Values.service.port)) -}}
+{{- $server := dict "host" "0.0.0.0" "port" (int .Values.service.port) -}}
+{{- if not (kindIs "invalid" .Values.service.telemetryPort) -}}
+{{- $_ := set $server "telemetry" (dict "port" (int .Values.service.telemetryPort)) -}}
+{{- end -}}
+{{- if .Values.tls.secretName -}}
+{{- $tlsDir := include "kab.tlsDir" . -}}
+{{- $tls := dict "certFile" (printf "%s/tls.crt" $tlsDir) "keyFile" (printf "%s/tls.key" $tlsDir) -}}
+{{- if .Values.tls.clientCertificates -}}
+{{- $_ := set $tls "clientCaFile" (printf "%s/ca.crt" $tlsDir) -}}
+{{- end -}}
+{{- $_ := set $server "tls" $tls -}}
+{{- end -}}
+{{- $_ := set $cfg "server" $server -}}
+{{- $tokenSources := include "kab.tokenSources" . | splitList " " -}}
+{{- range $cfg.sources -}}
+{{- if has .name $tokenSources -}}
+{{- $_ := set . "bearerTokenFile" (printf "%s/token" (include "kab.webhookTokenDir" $)) -}}
+{{- end -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 
@@ -81,6 +133,17 @@ dead-letter on the data volume, the server on the Service's port) set by the cha
 {{- end -}}
 {{- if ge (int $seconds) (int .Values.terminationGracePeriodSeconds) -}}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be longer than config.pipeline.shutdownTimeout (%s), or SIGKILL cuts the drain short" (int .Values.terminationGracePeriodSeconds) $timeout) -}}
+{{- end -}}
+{{- if and (not (kindIs "invalid" .Values.service.telemetryPort)) (eq (int .Values.service.telemetryPort) (int .Values.service.port)) -}}
+{{- fail (printf "service.telemetryPort (%d) must differ from service.port, or null to serve /metrics and the probes on service.port" (int .Values.service.telemetryPort)) -}}
+{{- end -}}
+{{- if and .Values.tls.clientCertificates (not .Values.tls.secretName) -}}
+{{- fail "tls.clientCertificates needs tls.secretName: client certificates are asked for during the TLS handshake" -}}
+{{- end -}}
+{{- /* Without a token, the bridge would refuse these sources at start (exit 2): say so at install time. */ -}}
+{{- $open := include "kab.openWebhookSources" . -}}
+{{- if and $open (not (include "kab.webhookTokenSecret" .)) (not .Values.tls.clientCertificates) -}}
+{{- fail (printf "webhook source(s) %s would accept audit events from anyone: keep webhookAuth.createSecret or set webhookAuth.existingSecret (a bearer token), set tls.clientCertificates (mutual TLS), give the source its own bearerTokenFile, or say allowUnauthenticated: true on it" (splitList " " $open | join ", ")) -}}
 {{- end -}}
 {{- $names := dict -}}
 {{- range .Values.config.sources -}}
