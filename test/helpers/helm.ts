@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -45,8 +47,11 @@ export interface HelmResult {
   stderr: string;
 }
 
-/** Runs helm with its state directories in the temp directory; helm template and lint need no cluster. */
-export async function helm(args: string[]): Promise<HelmResult> {
+/**
+ * Runs helm with its state directories in the temp directory; helm template and lint need no
+ * cluster. `kubeconfig` points it at one (only ever a fakeApiServer on 127.0.0.1).
+ */
+export async function helm(args: string[], options: { kubeconfig?: string } = {}): Promise<HelmResult> {
   const bin = await helmBinary();
   const home = join(tmpdir(), 'kube-audit-bridge-helm-home');
   return new Promise((resolve, reject) => {
@@ -60,8 +65,8 @@ export async function helm(args: string[]): Promise<HelmResult> {
           HELM_CACHE_HOME: join(home, 'cache'),
           HELM_CONFIG_HOME: join(home, 'config'),
           HELM_DATA_HOME: join(home, 'data'),
-          // No kubeconfig: nothing may reach a cluster.
-          KUBECONFIG: join(home, 'no-kubeconfig'),
+          // No kubeconfig unless asked: nothing may reach a cluster.
+          KUBECONFIG: options.kubeconfig ?? join(home, 'no-kubeconfig'),
         },
         maxBuffer: 16 * 1024 * 1024,
       },
@@ -91,4 +96,103 @@ export function parseManifests(text: string): Manifest[] {
       return doc.toJS() as Manifest | null;
     })
     .filter((m): m is Manifest => m !== null);
+}
+
+// The resources of the kinds the chart renders, by API group version: what helm's discovery asks
+// before a `--dry-run=server` render.
+const API_RESOURCES: Record<string, [plural: string, kind: string][]> = {
+  v1: [
+    ['configmaps', 'ConfigMap'],
+    ['secrets', 'Secret'],
+    ['services', 'Service'],
+    ['serviceaccounts', 'ServiceAccount'],
+    ['persistentvolumeclaims', 'PersistentVolumeClaim'],
+  ],
+  'apps/v1': [['deployments', 'Deployment']],
+  'networking.k8s.io/v1': [['networkpolicies', 'NetworkPolicy']],
+  'monitoring.coreos.com/v1': [['servicemonitors', 'ServiceMonitor']],
+};
+
+export interface FakeApiServer {
+  /** A kubeconfig file for helm's `kubeconfig` option. */
+  kubeconfig: string;
+  /** "METHOD path" of every request, in order. */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Just enough of a Kubernetes API server on 127.0.0.1 for `helm template --dry-run=server
+ * --disable-openapi-validation`: version, discovery for the chart's kinds, and GET of the given
+ * namespaced objects (everything else is 404). It lets a test see what the chart's `lookup` finds
+ * in a cluster that already holds an object, as on an upgrade.
+ */
+export async function fakeApiServer(objects: (Manifest & { metadata: { namespace: string } })[]): Promise<FakeApiServer> {
+  const requests: string[] = [];
+  const send = (res: ServerResponse, code: number, body: unknown): void => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const paths = new Map<string, unknown>();
+  for (const object of objects) {
+    const plural = API_RESOURCES[object.apiVersion]?.find(([, kind]) => kind === object.kind)?.[0];
+    if (!plural) throw new Error(`fakeApiServer: no resource for ${object.apiVersion} ${object.kind}`);
+    const base = object.apiVersion === 'v1' ? '/api/v1' : `/apis/${object.apiVersion}`;
+    paths.set(`${base}/namespaces/${object.metadata.namespace}/${plural}/${object.metadata.name}`, object);
+  }
+  const groups = Object.keys(API_RESOURCES).filter((gv) => gv !== 'v1');
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    requests.push(`${req.method} ${path}`);
+    if (req.method === 'GET') {
+      if (path === '/version') return send(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0', platform: 'linux/amd64' });
+      if (path === '/api') return send(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
+      if (path === '/apis') {
+        return send(res, 200, {
+          kind: 'APIGroupList',
+          apiVersion: 'v1',
+          groups: groups.map((gv) => {
+            const [name, version] = gv.split('/') as [string, string];
+            return { name, versions: [{ groupVersion: gv, version }], preferredVersion: { groupVersion: gv, version } };
+          }),
+        });
+      }
+      const gv = path === '/api/v1' ? 'v1' : path.startsWith('/apis/') ? path.slice('/apis/'.length) : undefined;
+      const resources = gv === undefined ? undefined : API_RESOURCES[gv];
+      if (resources) {
+        return send(res, 200, {
+          kind: 'APIResourceList',
+          groupVersion: gv,
+          resources: resources.map(([name, kind]) => ({ name, singularName: '', namespaced: true, kind, verbs: ['get', 'list'] })),
+        });
+      }
+      const object = paths.get(path);
+      if (object) return send(res, 200, object);
+    }
+    send(res, 404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const dir = await mkdtemp(join(tmpdir(), 'kab-fake-api-'));
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'fake', cluster: { server: `http://127.0.0.1:${port}` } }],
+      users: [{ name: 'fake', user: { token: 'fake' } }],
+      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
+      'current-context': 'fake',
+    }),
+  );
+  return {
+    kubeconfig,
+    requests,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
