@@ -4,8 +4,10 @@ import { backlogSuite } from './backlog.js';
 import { ceilingSuite } from './ceiling.js';
 import { cpuPipelineSuite } from './cpu-pipeline.js';
 import { eksSuite } from './eks.js';
+import { falcoSuite } from './falco.js';
 import { endToEndSuite } from './end-to-end.js';
 import { gkeSuite } from './gke.js';
+import { hostileSuite } from './hostile.js';
 import { latencySuite } from './latency.js';
 import { normalizersSuite } from './normalizers.js';
 import { processSuite } from './process.js';
@@ -26,8 +28,10 @@ export const suites: Suite[] = [
   cpuPipelineSuite,
   processSuite,
   rulesSuite,
+  falcoSuite,
   webhookSinkSuite,
   endToEndSuite,
   backlogSuite,
   latencySuite,
+  hostileSuite,
 ];

@@ -1,12 +1,13 @@
 // Evaluates an ordered rule list on events. Rules are tried in order; with `first` (Prisma's and
 // Falco's default) the first matching enabled rule is the only one that fires for an event.
-import type { CompiledRule, Matching } from './rule.js';
+import type { CompiledRule, Matching, PrefilterKey } from './rule.js';
 import { withEvaluation } from './scope.js';
 
 const NONE: readonly CompiledRule[] = Object.freeze([]);
 
 export class RuleEngine {
   readonly rules: readonly CompiledRule[];
+  private readonly index: RuleIndex | undefined;
 
   /** `rules` in evaluation order; only the enabled ones are kept. */
   constructor(
@@ -14,6 +15,7 @@ export class RuleEngine {
     readonly matching: Matching = 'first',
   ) {
     this.rules = rules.filter((r) => r.enabled);
+    this.index = RuleIndex.of(this.rules);
   }
 
   /** The rules that fire for one event, in rule order (empty, shared, when none does). */
@@ -23,7 +25,7 @@ export class RuleEngine {
   }
 
   private evaluate(event: unknown): readonly CompiledRule[] {
-    const rules = this.rules;
+    const rules = this.index ? this.index.candidates(event) : this.rules;
     let fired: CompiledRule[] | undefined;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
@@ -32,6 +34,36 @@ export class RuleEngine {
       (fired ??= []).push(rule);
     }
     return fired ?? NONE;
+  }
+}
+
+/**
+ * The rules worth trying on an event, by the one prefilter key the rules share (prefilter in
+ * rule.ts): for each key value, the rules that declare it or declare nothing, in rule order. A rule
+ * is skipped only where its own declaration says it cannot fire, so the result is the same as
+ * trying every rule, in the same order.
+ */
+class RuleIndex {
+  private constructor(
+    private readonly key: PrefilterKey,
+    private readonly byValue: ReadonlyMap<string, readonly CompiledRule[]>,
+    private readonly unfiltered: readonly CompiledRule[],
+  ) {}
+
+  static of(rules: readonly CompiledRule[]): RuleIndex | undefined {
+    const keys = new Set(rules.flatMap((r) => (r.prefilter ? [r.prefilter.key] : [])));
+    // Indexing pays when rules share one key; with none (or mixed keys, which no front end makes) every rule is tried.
+    if (keys.size !== 1) return undefined;
+    const key = keys.values().next().value!;
+    const values = new Set(rules.flatMap((r) => (r.prefilter ? [...r.prefilter.values] : [])));
+    const byValue = new Map<string, CompiledRule[]>();
+    for (const value of values) byValue.set(value, rules.filter((r) => !r.prefilter || r.prefilter.values.has(value)));
+    return new RuleIndex(key, byValue, rules.filter((r) => !r.prefilter));
+  }
+
+  candidates(event: unknown): readonly CompiledRule[] {
+    const value = this.key.read(event);
+    return (value === undefined ? undefined : this.byValue.get(value)) ?? this.unfiltered;
   }
 }
 

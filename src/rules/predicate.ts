@@ -29,6 +29,15 @@ export function allOf(predicates: readonly Predicate[]): Predicate {
     const [a, b] = predicates as [Predicate, Predicate];
     return (event) => a(event) && b(event);
   }
+  // Rule conditions are mostly short chains of checks: small arities as straight code, no loop.
+  if (predicates.length === 3) {
+    const [a, b, c] = predicates as [Predicate, Predicate, Predicate];
+    return (event) => a(event) && b(event) && c(event);
+  }
+  if (predicates.length === 4) {
+    const [a, b, c, d] = predicates as [Predicate, Predicate, Predicate, Predicate];
+    return (event) => a(event) && b(event) && c(event) && d(event);
+  }
   const list = [...predicates];
   return (event) => {
     for (const p of list) if (!p(event)) return false;
@@ -42,6 +51,10 @@ export function anyOf(predicates: readonly Predicate[]): Predicate {
   if (predicates.length === 2) {
     const [a, b] = predicates as [Predicate, Predicate];
     return (event) => a(event) || b(event);
+  }
+  if (predicates.length === 3) {
+    const [a, b, c] = predicates as [Predicate, Predicate, Predicate];
+    return (event) => a(event) || b(event) || c(event);
   }
   const list = [...predicates];
   return (event) => {

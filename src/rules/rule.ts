@@ -11,6 +11,21 @@ export interface RuleSource {
   column: number;
 }
 
+/** A value of an event that rules can be sorted by (Falco's rules: the target resource). */
+export interface PrefilterKey {
+  readonly name: string;
+  read(event: unknown): string | undefined;
+}
+
+/**
+ * A necessary condition a rule declares: it can only fire on events whose `key` is one of `values`.
+ * The engine uses it to skip the rule on other events without evaluating it.
+ */
+export interface Prefilter {
+  readonly key: PrefilterKey;
+  readonly values: ReadonlySet<string>;
+}
+
 /** A rule ready to evaluate: its condition compiled once into a predicate, its message into a template. */
 export interface CompiledRule {
   readonly name: string;
@@ -24,6 +39,8 @@ export interface CompiledRule {
   readonly tags: readonly string[];
   readonly enabled: boolean;
   readonly source: RuleSource;
+  /** When set, the rule cannot fire on an event whose key is not among the values. */
+  readonly prefilter?: Prefilter;
 }
 
 /** Something wrong in a rule file: where, which rule, and what was expected. */

@@ -47,6 +47,18 @@ export interface CompileScope {
 /** Field readers shared by every condition and output of a rule set, so costly fields are read once per event. */
 export class FieldReaders {
   private readonly readers = new Map<string, Extractor>();
+  private readonly existence = new Map<string, Predicate>();
+
+  /** The field's own `exists` test, once per evaluation like a costly reader; undefined when it has none. */
+  exists(def: FieldDef): Predicate | undefined {
+    if (!def.exists) return undefined;
+    let test = this.existence.get(def.name);
+    if (!test) {
+      test = def.costly ? perEvaluation(def.exists) : def.exists;
+      this.existence.set(def.name, test);
+    }
+    return test;
+  }
 
   reader(def: FieldDef, arg: string | undefined): Extractor {
     const key = fieldLabel({ name: def.name, arg });
@@ -98,7 +110,10 @@ export class ConditionCompiler {
       case 'identifier':
         return this.macro(expr.name, expr.offset);
       case 'exists': {
-        const read = this.fields.reader(resolveField(expr.field), expr.field.arg);
+        const def = resolveField(expr.field);
+        const exists = this.fields.exists(def);
+        if (exists) return exists;
+        const read = this.fields.reader(def, expr.field.arg);
         return (event) => read(event) !== undefined;
       }
       case 'compare':

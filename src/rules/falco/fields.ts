@@ -2,9 +2,10 @@
 // the json plugin's `json.*` / `jevt.*`, and the few `evt.*` fields Falco has for any plugin event.
 // Each entry says its type, whether it is a list (list fields take only exists, in and
 // intersects), what argument it takes, and how to read it from an event.
-import { atPointer, pointerKeys, textOf } from './json.js';
+import { keysReader } from './access.js';
+import { pointerKeys, textOf } from './json.js';
 import * as ka from './k8saudit.js';
-import { eventNanos, isoNanoTime } from './time.js';
+import { eventNanos, hasEventTime, isoNanoTime } from './time.js';
 
 /** A field's value on one event: text, a non-empty list of texts, or a number (uint64 fields). */
 export type FieldValue = string | readonly string[] | bigint;
@@ -21,6 +22,8 @@ export interface FieldDef {
   readonly costly: boolean;
   /** The reader for one use of the field, its argument already checked. */
   readonly extractor: (arg: string | undefined) => Extractor;
+  /** A cheaper test of `exists` than reading the value, where there is one. */
+  readonly exists?: (event: unknown) => boolean;
 }
 
 type Event = ka.Event;
@@ -34,13 +37,15 @@ function auditEvent(read: (e: Event) => FieldValue | undefined): Extractor {
   };
 }
 
-/** The common case, one or two plain keys, spelled out so that reading it is a couple of property loads. */
+/** The common case, a value at fixed keys: the auditID check and the lookup inlined, a few property loads. */
 function keysField(keys: readonly string[]): Extractor {
-  if (keys.length === 1) {
-    const [k] = keys as [string];
-    return auditEvent((e) => (Object.hasOwn(e, k) ? textOf(e[k]) : undefined));
-  }
-  return auditEvent((e) => ka.scalarAt(e, keys));
+  const read = keysReader(keys);
+  return (event) => {
+    // An array has no auditID, so it needs no check of its own.
+    if (typeof event !== 'object' || event === null || (event as Event).auditID === undefined) return undefined;
+    const v = read(event);
+    return typeof v === 'string' ? v : textOf(v);
+  };
 }
 
 const defs: FieldDef[] = [];
@@ -49,10 +54,10 @@ function field(
   name: string,
   description: string,
   extractor: (arg: string | undefined) => Extractor,
-  options: { list?: boolean; arg?: FieldDef['arg']; costly?: boolean; type?: FieldDef['type'] } = {},
+  options: { list?: boolean; arg?: FieldDef['arg']; costly?: boolean; type?: FieldDef['type']; exists?: (event: unknown) => boolean } = {},
 ): void {
   const list = options.list ?? false;
-  defs.push({ name, description, extractor, type: options.type ?? 'string', list, arg: options.arg ?? 'none', costly: options.costly ?? list });
+  defs.push({ name, description, extractor, type: options.type ?? 'string', list, arg: options.arg ?? 'none', costly: options.costly ?? list, ...(options.exists ? { exists: options.exists } : {}) });
 }
 
 function scalar(name: string, description: string, keys: readonly string[]): void {
@@ -168,18 +173,19 @@ for (const prefix of ['json', 'jevt'] as const) {
     `${prefix}.value`,
     `the value at a JSON pointer: ${prefix}.value[/objectRef/resource]`,
     (arg) => {
-      const keys = pointerKeys(arg!);
+      // An empty pointer is the plugin's "value argument is required": nothing is extracted.
       if (arg === '') return () => undefined;
-      if (keys.length === 1) {
-        const [k] = keys as [string];
-        return (event) => (typeof event === 'object' && event !== null && !Array.isArray(event) && Object.hasOwn(event, k) ? textOf((event as Event)[k]) : textOf(atPointer(event, keys)));
-      }
-      return (event) => textOf(atPointer(event, keys));
+      const read = keysReader(pointerKeys(arg!));
+      return (event) => {
+        const v = read(event);
+        return typeof v === 'string' ? v : textOf(v);
+      };
     },
     { arg: 'required' },
   );
   field(`${prefix}.obj`, 'the whole event, as indented JSON', () => (event) => JSON.stringify(event, null, 2), { costly: true });
-  field(`${prefix}.rawtime`, 'the event time in nanoseconds since 1970, as text', () => (event) => eventNanos(event)?.toString(), { costly: true });
+  // `jevt.rawtime exists` is how Falco's rules say "always": it needs a valid time, not the number.
+  field(`${prefix}.rawtime`, 'the event time in nanoseconds since 1970, as text', () => (event) => eventNanos(event)?.toString(), { costly: true, exists: hasEventTime });
 }
 
 // --- evt.*: what Falco knows of any event --------------------------------------------------------

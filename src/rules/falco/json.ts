@@ -3,9 +3,19 @@
 
 /** A value as the plugins render it; undefined stays undefined (the field is missing). */
 export function textOf(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (value === undefined) return undefined;
-  return JSON.stringify(value) ?? undefined;
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'undefined':
+      return undefined;
+    // Response codes and flags are read on most events: cheaper than JSON.stringify, the same text.
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    default:
+      return JSON.stringify(value) ?? undefined;
+  }
 }
 
 /** An object that is not an array, or undefined. */
@@ -30,14 +40,4 @@ export function step(value: unknown, key: string): unknown {
 export function pointerKeys(pointer: string): string[] {
   const body = pointer.startsWith('/') ? pointer.slice(1) : pointer;
   return body.split('/').map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
-}
-
-/** The value a pointer reaches, or undefined. */
-export function atPointer(root: unknown, keys: readonly string[]): unknown {
-  let value = root;
-  for (const key of keys) {
-    value = step(value, key);
-    if (value === undefined) return undefined;
-  }
-  return value;
 }

@@ -12,6 +12,7 @@ import { CompileError, ConditionCompiler, FieldReaders, MacroError, type Compile
 import { FalcoConditionError } from './errors.js';
 import { compileOutput } from './output.js';
 import { parseCondition, parseFieldRef } from './parser.js';
+import { resourcePrefilter } from './prefilter.js';
 import type { DefinitionItem, ExceptionSpec, FalcoItem, ListItem, MacroItem, Origin, OverrideAction, Pos, RuleItem, TextAt } from './reader.js';
 import { engineVersionProblem, pluginRequirementProblem } from './versions.js';
 
@@ -399,8 +400,11 @@ function compileState(lists: Map<string, ListState>, macros: Map<string, MacroSt
       inText('output', rule.output, err.offset, err.reason, item);
       continue;
     }
+    // Exceptions only narrow a rule further, so the condition alone says which resources it can fire on.
+    const prefilter = resourcePrefilter(expr, (name) => parsed.get(name), (name) => expanded.get(name));
     out.push({
       rule: {
+        ...(prefilter ? { prefilter } : {}),
         name: rule.name,
         description: rule.desc,
         language: 'falco',
