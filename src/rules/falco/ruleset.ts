@@ -149,7 +149,7 @@ function checkOverride(item: DefinitionItem, problem: (at: Pos, message: string)
     }
   }
   for (const key of item.keys) {
-    if (key === 'override' || item.override!.has(key)) continue;
+    if (key === 'override' || key === 'append' || item.override!.has(key)) continue;
     problem(item.at, `Key '${key}' is given but not listed in override (with append or replace)`);
     ok = false;
   }
