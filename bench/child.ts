@@ -8,7 +8,30 @@ import { ROOT } from './workload.js';
  * /proc/<pid>/status (VmHWM).
  */
 export class BridgeProcess {
-  private constructor(private readonly child: ChildProcess) {}
+  private readonly listening: Promise<number>;
+
+  private constructor(private readonly child: ChildProcess) {
+    // The server's port, from its 'server listening' log line (info level).
+    this.listening = new Promise<number>((resolve, reject) => {
+      let head = '';
+      const onData = (c: Buffer): void => {
+        head += c.toString('utf8');
+        const line = head.split('\n').find((l) => l.includes('"msg":"server listening"'));
+        const port = line ? (JSON.parse(line) as { port?: number }).port : undefined;
+        if (port !== undefined) {
+          child.stderr?.off('data', onData);
+          resolve(port);
+        }
+      };
+      child.stderr?.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`bridge exited (${code}) before it listened`)));
+    });
+  }
+
+  /** The server port, once the bridge listens (needs log level info or lower). */
+  port(): Promise<number> {
+    return this.listening;
+  }
 
   static start(configPath: string, env: Record<string, string> = {}, nodeArgs: readonly string[] = []): BridgeProcess {
     const child = spawn(process.execPath, [...nodeArgs, `${ROOT}dist-bench/bench/bridge-child.js`, configPath], {

@@ -35,14 +35,16 @@ export function parseAuditBody(text: string, options: ParseOptions = {}): Parsed
     return { ok: false, status: 400, error: `body is not valid JSON: ${(err as Error).message}`, problems: [] };
   }
   const maxEvents = options.maxEvents ?? Infinity;
+  const tooMany = (): ParsedAuditBody => ({ ok: false, status: 413, error: `the body carries more than ${maxEvents} events (maxEventsPerRequest); send smaller batches`, problems: [] });
+  // Each entry of a top-level list is at least one event (or an EventList): more entries than
+  // events allowed is refused before any of them is looked at.
+  if (Array.isArray(body) && body.length > maxEvents) return tooMany();
   const items: Item[] = [];
   const problems = new Problems();
-  const tops = Array.isArray(body) ? body.map((value: unknown, i) => ({ value, path: `[${i}]` })) : [{ value: body, path: '' }];
-  for (const { value, path } of tops) {
-    collect(value, path, items, problems);
-    if (items.length > maxEvents) {
-      return { ok: false, status: 413, error: `the body carries more than ${maxEvents} events (maxEventsPerRequest); send smaller batches`, problems: [] };
-    }
+  const tops: readonly unknown[] = Array.isArray(body) ? body : [body];
+  for (let i = 0; i < tops.length; i++) {
+    collect(tops[i], Array.isArray(body) ? `[${i}]` : '', items, problems);
+    if (items.length > maxEvents) return tooMany();
   }
   if (problems.count > 0) return { ok: false, status: 400, error: problems.summary(), problems: problems.listed };
 
@@ -60,45 +62,49 @@ export function parseAuditBody(text: string, options: ParseOptions = {}): Parsed
 function collect(value: unknown, path: string, items: Item[], problems: Problems): void {
   const at = (key: string): string => (path ? `${path}.${key}` : key);
   if (!isPlainObject(value)) {
-    problems.add(`${path || 'body'}: expected an audit Event or an EventList, got ${describe(value)}`);
+    problems.add(() => `${path || 'body'}: expected an audit Event or an EventList, got ${describe(value)}`);
     return;
   }
   if (value.kind === 'EventList' || (value.kind === undefined && Array.isArray(value.items))) {
     if (value.apiVersion !== AUDIT_API_VERSION && value.apiVersion !== V1BETA1 && value.apiVersion !== undefined) {
-      problems.add(`${at('apiVersion')}: expected "${AUDIT_API_VERSION}", got ${describe(value.apiVersion)}`);
+      problems.add(() => `${at('apiVersion')}: expected "${AUDIT_API_VERSION}", got ${describe(value.apiVersion)}`);
       return;
     }
     if (!Array.isArray(value.items)) {
-      problems.add(`${at('items')}: expected a list of events, got ${describe(value.items)}`);
+      problems.add(() => `${at('items')}: expected a list of events, got ${describe(value.items)}`);
       return;
     }
     const listVersion = value.apiVersion;
-    value.items.forEach((item: unknown, i) => {
-      const itemPath = at(`items[${i}]`);
+    const list: readonly unknown[] = value.items;
+    for (let i = 0; i < list.length; i++) {
+      const item = list[i];
       if (!isPlainObject(item)) {
-        problems.add(`${itemPath}: expected an audit Event, got ${describe(item)}`);
-        return;
+        problems.add(() => `${at(`items[${i}]`)}: expected an audit Event, got ${describe(item)}`);
+        continue;
       }
       // Items inherit the list's version when they carry none (the apiserver omits it on items).
-      items.push({ value: item.apiVersion === undefined && listVersion === V1BETA1 ? { ...item, apiVersion: V1BETA1 } : item, path: itemPath });
-    });
+      items.push({ value: item.apiVersion === undefined && listVersion === V1BETA1 ? { ...item, apiVersion: V1BETA1 } : item, path: at(`items[${i}]`) });
+    }
     return;
   }
   if (value.kind !== undefined && value.kind !== 'Event') {
-    problems.add(`${at('kind')}: expected "Event" or "EventList", got ${describe(value.kind)}`);
+    problems.add(() => `${at('kind')}: expected "Event" or "EventList", got ${describe(value.kind)}`);
     return;
   }
   items.push({ value, path });
 }
 
-/** Keeps the first few problems and counts the rest, so a body of a million bad items costs no more than twenty. */
+/**
+ * Keeps the first few problems and counts the rest, so a body of a million bad items costs no more
+ * than twenty messages: a problem's text is made only when it is kept.
+ */
 class Problems {
   readonly listed: string[] = [];
   count = 0;
 
-  add(problem: string): void {
+  add(problem: () => string): void {
     this.count++;
-    if (this.listed.length < MAX_PROBLEMS) this.listed.push(problem);
+    if (this.listed.length < MAX_PROBLEMS) this.listed.push(problem());
   }
 
   summary(): string {
