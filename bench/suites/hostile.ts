@@ -40,8 +40,9 @@ export const hostileSuite: Suite = {
     const events = (offset: number): AuditEvent[] =>
       Array.from({ length: count }, (_, i) => ({ ...(JSON.parse(eventText(w.templates, i)) as AuditEvent), auditID: auditId(offset + i) }));
 
-    const alone = await drive(events(0), false, ctx.log);
-    const attacked = await drive(events(count), true, ctx.log);
+    const log = (m: string): void => ctx.log(m);
+    const alone = await drive(events(0), false, log);
+    const attacked = await drive(events(count), true, log);
     const answered = new Map<string, number>();
     for (const a of attacked.attacks) answered.set(`${a.result}`, (answered.get(`${a.result}`) ?? 0) + 1);
     ctx.log(`alone: ${count} events in ${alone.seconds.toFixed(1)} s, peak RSS ${alone.peakRssMb.toFixed(0)} MB`);

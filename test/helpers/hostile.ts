@@ -108,7 +108,7 @@ export function attacks(sample: AuditEvent): Record<string, Attack> {
     'slow headers': (t) => slowly(t, 'slow headers', `POST ${t.path} HTTP/1.1\r\nHost: x\r\n`.split('').concat(['X-a: b\r\n']), 100, 40),
     'slow body': (t) => {
       const head = `POST ${t.path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n`;
-      return slowly(t, 'slow body', [head, ...Array(40).fill('[')], 100, 40);
+      return slowly(t, 'slow body', [head, ...Array<string>(40).fill('[')], 100, 40);
     },
     'many idle connections': (t) => idleConnections(t, 'many idle connections', 200, 3000),
   };
