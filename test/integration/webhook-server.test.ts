@@ -286,6 +286,9 @@ describe('every request does bounded work', () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(refused.length).toBeLessThanOrEqual(5);
     expect(logs.text()).not.toContain(TOKEN);
+    // Each line names its source once (a child logger's key repeated by a call's fields made two).
+    for (const line of logs.text().split('\n').filter(Boolean)) expect(line.match(/"source":/g)?.length ?? 0, line).toBeLessThanOrEqual(1);
+    expect(refused.every((l) => l.source === 'in')).toBe(true);
   });
 
   it('keeps the good events of a body with an event nested too deep, and dead-letters that one alone', async () => {
