@@ -3,11 +3,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AksEmulator } from '../src/emulators/aks/server.js';
-import { EksEmulator, type EmulatorRecord } from '../src/emulators/eks/server.js';
-import { GkeEmulator } from '../src/emulators/gke/server.js';
-import { kustoTime } from '../src/providers/aks/kusto-time.js';
-import { formatTimeNs } from '../src/providers/gke/time.js';
+import { AksEmulator } from '../src/sources/aks/emulator/server.js';
+import { EksEmulator, type EmulatorRecord } from '../src/sources/eks/emulator/server.js';
+import { GkeEmulator } from '../src/sources/gke/emulator/server.js';
+import { kustoTime } from '../src/sources/aks/kusto-time.js';
+import { formatTimeNs } from '../src/sources/gke/time.js';
 import { auditId, eventText, padObject, prng, ROOT, type WorkloadTemplate } from './workload.js';
 
 export interface ProviderBench {

@@ -3,9 +3,9 @@
 // the pool, not of the set, and every event still has a key of its own for dedupe.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { AuditEvent, EventLevel } from '../src/normalize/event.js';
-import { formatMicroTime } from '../src/normalize/event.js';
-import { parseAuditBody } from '../src/providers/webhook/parse.js';
+import type { AuditEvent, EventLevel } from '../src/event/event.js';
+import { formatMicroTime } from '../src/event/event.js';
+import { parseAuditBody } from '../src/sources/webhook/parse.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -2,11 +2,11 @@
 // Bridge.create all call checkConfig, and what it compiles (the policy, filters, rule engines) is
 // handed on so that no file is read twice.
 import { readFileSync } from 'node:fs';
-import { AVAILABLE_SINK_TYPES } from './forward/index.js';
-import { loadSinkRules } from './forward/rules/sink.js';
+import { AVAILABLE_SINK_TYPES } from './sinks/index.js';
+import { loadSinkRules } from './sinks/rules/sink.js';
 import type { Config } from './config/schema.js';
 import { compileProcessing, type CompiledProcessing } from './process/stages.js';
-import { AVAILABLE_SOURCE_TYPES } from './providers/index.js';
+import { AVAILABLE_SOURCE_TYPES } from './sources/index.js';
 import type { RuleEngine } from './rules/engine.js';
 
 export interface CheckedConfig {

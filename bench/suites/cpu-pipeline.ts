@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
-import { BODY_FORMATS, buildBody, encodeEvent } from '../../src/forward/webhook/format.js';
-import { normalizeEksRecord } from '../../src/normalize/eks.js';
-import { isReject, type AuditEvent } from '../../src/normalize/event.js';
+import { BODY_FORMATS, buildBody, encodeEvent } from '../../src/sinks/webhook/format.js';
+import { normalizeEksRecord } from '../../src/sources/eks/normalize.js';
+import { isReject, type AuditEvent } from '../../src/event/event.js';
 import { applyPolicy, loadPolicyFile } from '../../src/process/policy.js';
 import { scrubEvent } from '../../src/process/scrub.js';
-import { DedupeWindow, dedupeKey, type BatchState } from '../../src/process/dedupe.js';
+import { DedupeWindow, dedupeKey, type BatchState } from '../../src/pipeline/dedupe.js';
 import { alertToJSON, buildAlert } from '../../src/rules/alert.js';
 import { enableRules, RuleEngine } from '../../src/rules/engine.js';
 import { loadRuleFiles } from '../../src/rules/load.js';

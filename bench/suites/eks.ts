@@ -1,11 +1,11 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { eksSourceSchema } from '../../src/config/sources/eks.js';
-import { EksEmulator, type EmulatorRecord } from '../../src/emulators/eks/server.js';
-import { normalizeEksRecord } from '../../src/normalize/eks.js';
-import { goJSON } from '../../src/normalize/encode.js';
-import { isReject, type AuditEvent } from '../../src/normalize/event.js';
-import { EksSource, eksQuotaKey } from '../../src/providers/eks/source.js';
+import { eksSourceSchema } from '../../src/sources/eks/config.js';
+import { EksEmulator, type EmulatorRecord } from '../../src/sources/eks/emulator/server.js';
+import { normalizeEksRecord } from '../../src/sources/eks/normalize.js';
+import { goJSON } from '../../src/event/encode.js';
+import { isReject, type AuditEvent } from '../../src/event/event.js';
+import { EksSource, eksQuotaKey } from '../../src/sources/eks/source.js';
 import { systemClock } from '../../src/util/clock.js';
 import { QuotaRegistry } from '../../src/util/token-bucket.js';
 import { jsonCeiling, onceSourceContext, rate, withBaseline, type Figure, type Suite } from '../harness.js';

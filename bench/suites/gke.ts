@@ -1,12 +1,12 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { gkeSourceSchema } from '../../src/config/sources/gke.js';
-import { GkeEmulator } from '../../src/emulators/gke/server.js';
-import { goJSON } from '../../src/normalize/encode.js';
-import { isReject } from '../../src/normalize/event.js';
-import { normalizeGkeEntry } from '../../src/normalize/gke.js';
-import { GkeSource } from '../../src/providers/gke/source.js';
-import { formatTimeNs } from '../../src/providers/gke/time.js';
+import { gkeSourceSchema } from '../../src/sources/gke/config.js';
+import { GkeEmulator } from '../../src/sources/gke/emulator/server.js';
+import { goJSON } from '../../src/event/encode.js';
+import { isReject } from '../../src/event/event.js';
+import { normalizeGkeEntry } from '../../src/sources/gke/normalize.js';
+import { GkeSource } from '../../src/sources/gke/source.js';
+import { formatTimeNs } from '../../src/sources/gke/time.js';
 import { jsonCeiling, onceSourceContext, rate, withBaseline, type Figure, type Suite } from '../harness.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditWebhookClient } from '../../src/demo/apiserver-client.js';
-import type { AuditEvent } from '../../src/normalize/event.js';
+import { AuditWebhookClient } from '../../src/sources/webhook/apiserver-client.js';
+import type { AuditEvent } from '../../src/event/event.js';
 import { attacks, type AttackOutcome } from '../../test/helpers/hostile.js';
 import { BridgeProcess } from '../child.js';
 import { writeBridgeConfig } from '../bridge-config.js';

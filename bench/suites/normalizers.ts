@@ -1,8 +1,8 @@
-import { goJSON } from '../../src/normalize/encode.js';
-import { isReject, type AuditEvent, type Reject } from '../../src/normalize/event.js';
-import { normalizeAksRow } from '../../src/normalize/aks.js';
-import { normalizeEksRecord } from '../../src/normalize/eks.js';
-import { normalizeGkeEntry } from '../../src/normalize/gke.js';
+import { goJSON } from '../../src/event/encode.js';
+import { isReject, type AuditEvent, type Reject } from '../../src/event/event.js';
+import { normalizeAksRow } from '../../src/sources/aks/normalize.js';
+import { normalizeEksRecord } from '../../src/sources/eks/normalize.js';
+import { normalizeGkeEntry } from '../../src/sources/gke/normalize.js';
 import { jsonCeiling, rate, withBaseline, type Figure, type Suite } from '../harness.js';
 import { aksRows, eksRecords, gkeEntries } from '../providers.js';
 import { workload } from '../workload.js';

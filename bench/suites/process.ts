@@ -1,4 +1,4 @@
-import type { AuditEvent } from '../../src/normalize/event.js';
+import type { AuditEvent } from '../../src/event/event.js';
 import { applyPolicy, loadPolicyFile } from '../../src/process/policy.js';
 import { scrubEvent, type ScrubOptions } from '../../src/process/scrub.js';
 import { nativeSampleEvents, ROOT } from '../workload.js';

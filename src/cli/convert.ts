@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { text as streamText } from 'node:stream/consumers';
-import { goJSON } from '../normalize/encode.js';
-import { converters, InputError, type ConvertContext, type ConverterProvider } from '../normalize/converter.js';
-import { isReject } from '../normalize/event.js';
+import { goJSON } from '../event/encode.js';
+import { converters, InputError, type ConvertContext, type ConverterProvider } from '../component/converter.js';
+import { isReject } from '../event/event.js';
 import { scrubEvent } from '../process/scrub.js';
 import { notAvailable } from './not-available.js';
 

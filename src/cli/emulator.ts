@@ -1,4 +1,4 @@
-import { emulators, type EmulatorCliOptions, type EmulatorProvider } from '../emulators/index.js';
+import { emulators, type EmulatorCliOptions, type EmulatorProvider } from '../component/emulator.js';
 import { notAvailable } from './not-available.js';
 
 export async function emulatorCommand(provider: EmulatorProvider, options: Omit<EmulatorCliOptions, 'port'> & { port: string }): Promise<number> {

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Argument, Command, Option } from 'commander';
-import type { ConverterProvider } from '../normalize/converter.js';
-import type { EmulatorProvider } from '../emulators/index.js';
+import type { ConverterProvider } from '../component/converter.js';
+import type { EmulatorProvider } from '../component/emulator.js';
 import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
 import { emulatorCommand } from './emulator.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { text as streamText } from 'node:stream/consumers';
-import { goJSON } from '../normalize/encode.js';
-import { asTopLevelEvent, isPlainObject, validateEvent, type AuditEvent } from '../normalize/event.js';
+import { goJSON } from '../event/encode.js';
+import { asTopLevelEvent, isPlainObject, validateEvent, type AuditEvent } from '../event/event.js';
 import { applyPolicy, loadPolicyFile } from '../process/policy.js';
 import { scrubEvent } from '../process/scrub.js';
 import { parseJsonOrLines } from './convert.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { text as streamText } from 'node:stream/consumers';
-import { describe, isPlainObject } from '../normalize/event.js';
+import { describe, isPlainObject } from '../event/event.js';
 import { alertToJSON, buildAlert } from '../rules/alert.js';
 import { enableRules, RuleEngine } from '../rules/engine.js';
 import { takeInAuditEvents } from '../rules/falco/intake.js';

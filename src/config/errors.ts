@@ -1,6 +1,6 @@
 // Turns schema issues into messages that name the key path, the value found and what is expected.
 import type { z } from 'zod';
-import { describe } from '../normalize/event.js';
+import { describe } from '../event/event.js';
 
 export interface ConfigProblem {
   path: (string | number)[];

@@ -1,7 +1,7 @@
 // Reusable field schemas. Custom messages here are the "expected ..." half of an error; the
 // formatter (errors.ts) prefixes the key path and the value that was found.
 import { z } from 'zod';
-import { isRfc3339 } from '../normalize/event.js';
+import { isRfc3339 } from '../event/event.js';
 import { parseBytes } from '../util/bytes.js';
 import { parseDuration } from '../util/duration.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, filePath, positiveInt } from './fields.js';
-import { sinkSchema } from './sinks/index.js';
-import { sourceSchema } from './sources/index.js';
+import { sinkSchema } from './sinks.js';
+import { sourceSchema } from './sources.js';
 
 // The whole configuration of DESIGN §8. Provider and sink sections live in sources/ and sinks/.
 const processSchema = z.strictObject({

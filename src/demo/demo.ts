@@ -5,8 +5,8 @@ import type { Writable } from 'node:stream';
 import { Bridge } from '../bridge.js';
 import { configSchema } from '../config/schema.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { DemoPart, DemoPartFactory } from './part.js';
-import { demoParts } from './parts/index.js';
+import type { DemoPart, DemoPartFactory } from '../component/demo.js';
+import { demoParts } from './parts.js';
 
 export interface DemoOptions {
   /** Stop after this long; undefined runs until the signal aborts. */

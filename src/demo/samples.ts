@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { AuditEvent } from '../normalize/event.js';
-import { parseAuditBody } from '../providers/webhook/parse.js';
+import type { AuditEvent } from '../event/event.js';
+import { parseAuditBody } from '../sources/webhook/parse.js';
 
 /** The repository's samples/ folder (works from src/ under the test runner and from dist/). */
 export const SAMPLES_DIR = fileURLToPath(new URL('../../samples/', import.meta.url));

@@ -1,7 +1,7 @@
 import type { CheckpointStore, Cursor } from '../checkpoint/store.js';
-import type { DeadLetter } from '../forward/dead-letter.js';
-import type { AuditEvent } from '../normalize/event.js';
-import { DedupeWindow, dedupeKey, type BatchState } from '../process/dedupe.js';
+import type { DeadLetter } from './dead-letter.js';
+import type { AuditEvent } from '../event/event.js';
+import { DedupeWindow, dedupeKey, type BatchState } from './dedupe.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';

@@ -1,5 +1,5 @@
 import type { Cursor } from '../checkpoint/store.js';
-import type { AuditEvent, Reject } from '../normalize/event.js';
+import type { AuditEvent, Reject } from '../event/event.js';
 
 export type { Cursor };
 

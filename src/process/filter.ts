@@ -1,6 +1,6 @@
 // Drop and keep filters: lists of jpath conditions (the rule engine's language). An event goes on
 // when it matches some `keep` condition (or `keep` is empty) and no `drop` condition.
-import type { AuditEvent } from '../normalize/event.js';
+import type { AuditEvent } from '../event/event.js';
 import { compileJpath } from '../rules/jpath/compile.js';
 import { JpathError } from '../rules/jpath/errors.js';
 import { anyOf, type Predicate } from '../rules/predicate.js';

@@ -5,7 +5,7 @@
 // level or brings back a body the source did not log.
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
-import { describe, isPlainObject, LEVELS, STAGES, type AuditEvent, type Level, type ObjectReference, type Stage } from '../normalize/event.js';
+import { describe, isPlainObject, LEVELS, STAGES, type AuditEvent, type Level, type ObjectReference, type Stage } from '../event/event.js';
 
 export interface GroupResources {
   /** "" is the core group; "*" any group. */

@@ -8,7 +8,7 @@
 // bodies are redacted too. Extra paths (for example ConfigMap keys that look like passwords) are
 // configured as jpath paths. The input is never modified: a changed event is a new object that
 // shares what did not change, so sinks that scrub and sinks that do not can share one batch.
-import { isPlainObject, withAnnotations, type AuditEvent } from '../normalize/event.js';
+import { isPlainObject, withAnnotations, type AuditEvent } from '../event/event.js';
 import { compileJpath } from '../rules/jpath/compile.js';
 import { JpathError } from '../rules/jpath/errors.js';
 import { parsePath, PathError, type PathSegment } from '../rules/path.js';

@@ -1,8 +1,8 @@
 // Builds the processing stages from the config, in DESIGN's order: dedupe (in the source runner)
 // → policy → filters → scrub (per sink, as sinks may turn it off) → sinks.
 import type { Config, ProcessConfig } from '../config/schema.js';
-import type { SinkConfig } from '../config/sinks/index.js';
-import type { AuditEvent } from '../normalize/event.js';
+import type { SinkConfig } from '../config/sinks.js';
+import type { AuditEvent } from '../event/event.js';
 import type { ProcessStage } from '../pipeline/source-runner.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { compileFilter, type EventFilter } from './filter.js';

@@ -1,6 +1,6 @@
 // Alerts in Falco's JSON output shape (reference/rules.md §2), so Falcosidekick and anything else
 // that reads Falco alerts reads ours, plus the event's auditID and cluster.
-import { parseMicroTime } from '../normalize/event.js';
+import { parseMicroTime } from '../event/event.js';
 import { priorityLabel } from './priority.js';
 import type { CompiledRule } from './rule.js';
 

@@ -150,7 +150,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  // --- outbound HTTP (src/forward/http: the webhook sink, alert outputs) and the webhook sink ---
+  // --- outbound HTTP (src/sinks/http: the webhook sink, alert outputs) and the webhook sink ---
   readonly httpClientRequests = new Counter({
     name: `${PREFIX}http_client_requests_total`,
     help: 'Outbound HTTP requests by target (sink or alert output) and status code; "network", "timeout" or "credentials" when there was no response.',
@@ -191,7 +191,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  // Rules sink (src/forward/rules): alerts raised, delivered, retried and refused.
+  // Rules sink (src/sinks/rules): alerts raised, delivered, retried and refused.
   readonly alertsRaised = new Counter({
     name: `${PREFIX}alerts_total`,
     help: 'Alerts raised by a rules sink, by rule and priority.',

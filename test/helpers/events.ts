@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { formatMicroTime, type AuditEvent } from '../../src/normalize/event.js';
+import { formatMicroTime, type AuditEvent } from '../../src/event/event.js';
 
 export const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+/** A component's testdata folder (src/sources/<type>/testdata/), with a trailing slash. */
+export const testdata = (component: string): string => fileURLToPath(new URL(`../../src/sources/${component}/testdata/`, import.meta.url));
 
 /** A minimal valid v1 Event with a distinct auditID. */
 export function makeEvent(n: number, overrides: Partial<AuditEvent> = {}): AuditEvent {

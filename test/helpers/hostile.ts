@@ -1,10 +1,10 @@
 // Requests a hostile or broken client sends to the audit webhook, for the hostile-input test
-// (test/integration/hostile.test.ts) and benchmark (bench/suites/hostile.ts). Each attack resolves
+// (test/hostile.test.ts) and benchmark (bench/suites/hostile.ts). Each attack resolves
 // with what the server answered; none of them may crash the bridge or stall its well-formed traffic.
 import { connect, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
-import type { AuditEvent } from '../../src/normalize/event.js';
+import type { AuditEvent } from '../../src/event/event.js';
 
 export interface Target {
   host: string;

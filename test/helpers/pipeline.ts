@@ -1,5 +1,5 @@
 import type { CheckpointStore, Cursor } from '../../src/checkpoint/store.js';
-import type { AuditEvent } from '../../src/normalize/event.js';
+import type { AuditEvent } from '../../src/event/event.js';
 import type { Sink, Source, SourceBatch } from '../../src/pipeline/types.js';
 import { abortReason } from '../../src/util/clock.js';
 

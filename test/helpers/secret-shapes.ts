@@ -3,7 +3,7 @@
 // values in data, stringData and kubectl's last-applied-configuration annotation. Every secret
 // value carries MARK, so finding it in any output means a value leaked.
 import fc from 'fast-check';
-import type { AuditEvent } from '../../src/normalize/event.js';
+import type { AuditEvent } from '../../src/event/event.js';
 import { makeEvent } from './events.js';
 
 export const MARK = '§SECRET§';

@@ -1,10 +1,10 @@
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { webhookSinkSchema } from '../../src/config/sinks/webhook.js';
-import { FileDeadLetter } from '../../src/forward/dead-letter.js';
-import { WebhookSink } from '../../src/forward/webhook/sink.js';
-import type { AuditEvent } from '../../src/normalize/event.js';
+import { webhookSinkSchema } from '../../src/sinks/webhook/config.js';
+import { FileDeadLetter } from '../../src/pipeline/dead-letter.js';
+import { WebhookSink } from '../../src/sinks/webhook/sink.js';
+import type { AuditEvent } from '../../src/event/event.js';
 import { Health } from '../../src/pipeline/health.js';
 import { createLogger, type Logger } from '../../src/telemetry/logger.js';
 import { Metrics } from '../../src/telemetry/metrics.js';

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import type { EmulatorCliOptions, EmulatorModule } from '../../../emulators/index.js';
+import type { EmulatorCliOptions, EmulatorModule } from '../../../component/emulator.js';
 import { parseEventHubsFaults, type EventHubsFaults } from './faults.js';
 import { Hub, type AppendedMessage } from './hub.js';
 import { parseRecordsText, type DiagnosticRecord } from './records.js';
@@ -232,7 +232,7 @@ export async function runEventHubsEmulatorCommand(options: EventHubsEmulatorComm
 }
 
 /**
- * The shape src/emulators/index.ts registers emulators in, for `kube-audit-bridge emulator
+ * The shape src/component/emulator.ts registers emulators in, for `kube-audit-bridge emulator
  * eventhubs`; the CLI's options need `hub` (and may carry `partitions`) besides the common ones.
  */
 export const eventHubsEmulatorModule: EmulatorModule = {

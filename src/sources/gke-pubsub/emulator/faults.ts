@@ -1,8 +1,8 @@
 // Faults the Pub/Sub emulator injects, from a comma list in the style of the GKE emulator's
-// (src/emulators/gke/faults.ts), e.g. "redeliver-every=5,drop-every=20,slow-ms=50,malformed-every=7".
+// (src/sources/gke/emulator/faults.ts), e.g. "redeliver-every=5,drop-every=20,slow-ms=50,malformed-every=7".
 // Each models something the real service or a real deployment does to a subscriber.
 
-export { everyNth } from '../../../emulators/gke/faults.js';
+export { everyNth } from '../../gke/emulator/faults.js';
 
 export interface PubsubFaults {
   /** Every Nth message (in publication order) comes back once more after its first ack: at-least-once. */

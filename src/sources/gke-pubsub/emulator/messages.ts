@@ -2,10 +2,10 @@
 // JSON as the data (compact, keys in name order, protoPayload a plain object with "@type") and one
 // attribute, logging.googleapis.com/timestamp, holding the entry's own timestamp as written.
 
-import { isPlainObject } from '../../../normalize/event.js';
+import { isPlainObject } from '../../../event/event.js';
 
 // The data file takes the shapes the GKE emulator's does: a gcloud JSON array, JSON lines, one entry.
-export { loadGkeEntries as loadLogEntries } from '../../../emulators/gke/index.js';
+export { loadGkeEntries as loadLogEntries } from '../../gke/emulator/index.js';
 
 export const TIMESTAMP_ATTRIBUTE = 'logging.googleapis.com/timestamp';
 

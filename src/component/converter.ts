@@ -1,0 +1,40 @@
+import type { AuditEvent, Reject } from '../event/event.js';
+
+/** What `convert` and the emulators know about the records' origin, for annotations. */
+export interface ConvertContext {
+  cluster?: string;
+  region?: string;
+  accountId?: string;
+}
+
+/** The input is not a shape this provider's converter reads: `convert` exits 2. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+export interface ProviderRecord {
+  record: unknown;
+  /** Where it was in the input, for messages: "line 3", "[5]", "events[2]". */
+  ref: string;
+}
+
+/**
+ * One provider's converter for `convert --from` (DESIGN §9): picks the records out of the parsed
+ * input (a JSON array, JSON lines, or the provider CLI's export shape) and normalizes each.
+ * `normalize` is pure and never throws on bad input: it returns a Reject with a reason.
+ */
+export interface Converter {
+  records(values: readonly { value: unknown; ref: string }[]): ProviderRecord[];
+  normalize(record: unknown, ref: string, context: ConvertContext): AuditEvent | Reject;
+}
+
+export type ConverterProvider = 'gke' | 'eks' | 'aks';
+
+/** Each provider registers its converter here (a lazy import, so the CLI loads only what it uses). */
+export const converters: Partial<Record<ConverterProvider, () => Promise<Converter>>> = {};
+converters.gke = async () => (await import('../sources/gke/normalize.js')).gkeConverter;
+converters.eks = async () => (await import('../sources/eks/normalize.js')).eksConverter;
+converters.aks = async () => (await import('../sources/aks/convert.js')).aksConverter;

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { componentName, filePath } from '../../config/fields.js';
+
+// JSON lines, one Event per line; fsynced before a batch is acknowledged.
+export const fileSinkSchema = z.strictObject({
+  name: componentName,
+  type: z.literal('file'),
+  path: filePath,
+  scrubSecrets: z.boolean().optional(),
+});
+export type FileSinkConfig = z.output<typeof fileSinkSchema>;
+
+export const stdoutSinkSchema = z.strictObject({
+  name: componentName,
+  type: z.literal('stdout'),
+  scrubSecrets: z.boolean().optional(),
+});
+export type StdoutSinkConfig = z.output<typeof stdoutSinkSchema>;

@@ -1,0 +1,226 @@
+import { setMaxListeners } from 'node:events';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import PQueue from 'p-queue';
+import type { WebhookSinkConfig } from './config.js';
+import type { AuditEvent } from '../../event/event.js';
+import type { Health } from '../../pipeline/health.js';
+import type { Sink } from '../../pipeline/types.js';
+import type { Logger } from '../../telemetry/logger.js';
+import type { Metrics } from '../../telemetry/metrics.js';
+import { whenAborted } from '../../util/abort.js';
+import { AbortError, abortReason, type Clock } from '../../util/clock.js';
+import type { DeadLetter } from '../../pipeline/dead-letter.js';
+import { HttpClient, type PostResult } from '../http/client.js';
+import { Batch, WriteTicket } from './batch.js';
+import { BODY_FORMATS, buildBody, envelopeBytes, type BodyFormat } from './format.js';
+import { fitEvent, missingAuditFields } from './truncate.js';
+
+const gzip = promisify(gzipCallback);
+
+export interface WebhookSinkDeps {
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  health: Health;
+  deadLetter: DeadLetter;
+  /** Where basicAuth.passwordEnv is looked up; process.env by default. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * POSTs events to an HTTP endpoint (DESIGN §6). Events of successive writes share batches cut by
+ * count, bytes and time; up to maxConcurrentRequests bodies are in flight. The sink retries its
+ * own requests (the pipeline never sees a failure), so a write resolves once every one of its
+ * events is delivered or dead-lettered, and never before an earlier write has resolved. A write
+ * whose signal aborts (the shutdown deadline) rejects at once; its batches stop with close().
+ */
+export class WebhookSink implements Sink {
+  readonly name: string;
+  readonly failureThresholdMs: number;
+  private readonly http: HttpClient;
+  private readonly format: BodyFormat;
+  private readonly queue: PQueue;
+  private readonly closing = new AbortController();
+  private pending: Batch | undefined;
+  private pendingTimer: AbortController | undefined;
+  /** Settles after the latest write settled: each write waits for the one before it. */
+  private acknowledged: Promise<void> = Promise.resolve();
+  private unsettled = 0;
+  private closed = false;
+
+  constructor(
+    private readonly config: WebhookSinkConfig,
+    private readonly deps: WebhookSinkDeps,
+  ) {
+    this.name = config.name;
+    this.failureThresholdMs = config.failureThreshold;
+    this.format = BODY_FORMATS[config.format];
+    this.queue = new PQueue({ concurrency: config.maxConcurrentRequests });
+    // Each request in flight or backing off listens on it: bounded by maxConcurrentRequests, not a leak.
+    setMaxListeners(0, this.closing.signal);
+    this.http = new HttpClient(config, {
+      logger: deps.logger,
+      clock: deps.clock,
+      metrics: deps.metrics,
+      target: config.name,
+      connections: config.maxConcurrentRequests,
+      ...(deps.env ? { env: deps.env } : {}),
+    });
+  }
+
+  /** Events accepted by write() and not yet delivered or dead-lettered (bounded by the pipeline's in-flight writes). */
+  get backlog(): number {
+    return this.unsettled;
+  }
+
+  write(events: readonly AuditEvent[], signal: AbortSignal): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`webhook sink ${this.name} is closed`));
+    if (signal.aborted) return Promise.reject(abortReason(signal));
+    const ticket = new WriteTicket(events.length);
+    this.unsettled += events.length;
+    ticket.done.then(
+      () => (this.unsettled -= events.length),
+      () => (this.unsettled -= events.length),
+    );
+
+    const unfit: { event: AuditEvent; reason: string }[] = [];
+    for (const event of events) {
+      const missing = this.config.requireAuditFields ? missingAuditFields(event) : undefined;
+      const fitted = missing !== undefined ? { ok: false as const, reason: missing } : fitEvent(event, this.config.maxEventBytes);
+      if (!fitted.ok) {
+        unfit.push({ event, reason: fitted.reason });
+        continue;
+      }
+      if (fitted.truncated) this.deps.metrics.webhookTruncated.inc({ sink: this.name });
+      const item = this.format.item(fitted.full, fitted.bytes, fitted.event);
+      if (item.bytes + envelopeBytes(this.format, 1) > this.config.batchMaxBytes) {
+        // The config keeps maxEventBytes below this; kept so that a body can never pass the cap.
+        unfit.push({ event, reason: `event of ${item.bytes} bytes does not fit a body of batchMaxBytes (${this.config.batchMaxBytes})` });
+        continue;
+      }
+      this.append(item.text, item.bytes, fitted.event, ticket);
+    }
+    if (unfit.length > 0) void this.deadLetterUnfit(unfit, ticket);
+
+    const mine = untilSettled(
+      this.acknowledged.then(() => ticket.done),
+      signal,
+    );
+    this.acknowledged = mine.catch(() => undefined);
+    return mine;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.pendingTimer?.abort();
+    // After a drained pipeline nothing is pending; anything left belongs to writes the pipeline
+    // abandoned, which are not committed and are read again after a restart.
+    this.pending?.fail(new AbortError('sink closed'));
+    this.pending = undefined;
+    this.closing.abort(new AbortError('sink closed'));
+    await this.queue.onIdle();
+    await this.http.close();
+  }
+
+  private append(item: string, bytes: number, event: AuditEvent, ticket: WriteTicket): void {
+    if (this.pending && !this.pending.accepts(bytes)) this.flush();
+    if (!this.pending) {
+      const batch = new Batch(this.format, { maxItems: Math.min(this.config.batchMaxSize, this.format.maxItems), maxBytes: this.config.batchMaxBytes });
+      this.pending = batch;
+      this.startTimer(batch);
+    }
+    this.pending.add(item, bytes, event, ticket);
+    if (this.pending.full) this.flush();
+  }
+
+  /** batchMaxWait counts from the first event of a batch, as the kube-apiserver's batch-max-wait does. */
+  private startTimer(batch: Batch): void {
+    const timer = new AbortController();
+    this.pendingTimer = timer;
+    this.deps.clock.sleep(this.config.batchMaxWait, timer.signal).then(
+      () => {
+        if (this.pending === batch) this.flush();
+      },
+      () => undefined,
+    );
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    if (!batch) return;
+    this.pending = undefined;
+    this.pendingTimer?.abort();
+    this.pendingTimer = undefined;
+    void this.queue.add(() => this.send(batch));
+  }
+
+  private async send(batch: Batch): Promise<void> {
+    const { metrics, health } = this.deps;
+    try {
+      const text = buildBody(this.format, batch.items);
+      metrics.webhookBatchEvents.observe({ sink: this.name }, batch.size);
+      metrics.webhookBatchBytes.observe({ sink: this.name }, batch.bytes);
+      const body = this.config.gzip ? await gzip(text) : text;
+      const result = await this.http.post({
+        body,
+        contentType: this.format.contentType,
+        ...(this.config.gzip ? { headers: { 'content-encoding': 'gzip' } } : {}),
+        signal: this.closing.signal,
+        onRetry: (info) => {
+          health.sinkFailed(this.name, info.reason);
+          metrics.sinkRetries.inc({ sink: this.name });
+        },
+      });
+      health.sinkRecovered(this.name);
+      if (!result.delivered) await this.refused(batch, result);
+      batch.settle();
+    } catch (err) {
+      batch.fail(err);
+    }
+  }
+
+  /** A permanent refusal: the batch is kept in the dead-letter file with the answer, and delivery goes on. */
+  private async refused(batch: Batch, result: Extract<PostResult, { delivered: false }>): Promise<void> {
+    const reason = `receiver refused the batch with HTTP ${result.status}`;
+    await this.deps.deadLetter.refused(this.name, batch.events, reason, { status: result.status, response: result.response });
+    this.deps.metrics.deadLettered.inc({ kind: 'refused', component: this.name }, batch.size);
+    // The response may echo event content, so it goes to the dead-letter file, not to the log.
+    this.deps.logger.error(
+      { sink: this.name, status: result.status, events: batch.size, bytes: batch.bytes },
+      'receiver refused a batch permanently; written to the dead-letter file',
+    );
+  }
+
+  private async deadLetterUnfit(unfit: readonly { event: AuditEvent; reason: string }[], ticket: WriteTicket): Promise<void> {
+    try {
+      for (const { event, reason } of unfit) {
+        await this.deps.deadLetter.refused(this.name, [event], reason);
+        this.deps.metrics.deadLettered.inc({ kind: 'refused', component: this.name });
+        this.deps.logger.error({ sink: this.name, auditID: event.auditID, reason }, 'event cannot be sent; written to the dead-letter file');
+      }
+      ticket.settle(unfit.length);
+    } catch (err) {
+      ticket.fail(err);
+    }
+  }
+}
+
+/** Resolves with `work`, or rejects with the signal's reason as soon as it aborts. */
+function untilSettled(work: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<void>((resolve, reject) => {
+    const forget = whenAborted(signal, () => reject(abortReason(signal)));
+    work.then(
+      () => {
+        forget();
+        resolve();
+      },
+      (err: unknown) => {
+        forget();
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}

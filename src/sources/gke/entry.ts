@@ -1,0 +1,56 @@
+// A LogEntry as the SDK's raw ListLogEntries response holds it → the JSON form gcloud prints,
+// which is what the normalizer reads. Timestamps are taken from the raw {seconds, nanos}: the
+// SDK's Entry objects carry a Date, which would cut the microseconds off every audit timestamp.
+
+import { isPlainObject } from '../../event/event.js';
+import { AUDIT_LOG_TYPE } from './normalize.js';
+import { decodeAuditLog } from './audit-log.js';
+import { formatTimeNs, timestampToNs } from './time.js';
+
+export type WireEntryResult =
+  | { ok: true; json: Record<string, unknown>; timestampNs: bigint; receiveNs: bigint | undefined; insertId: string }
+  | { ok: false; reason: string; raw: Record<string, unknown>; timestampNs?: bigint; insertId?: string };
+
+function bytesOf(value: unknown): Uint8Array | undefined {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === 'string') return Buffer.from(value, 'base64');
+  return undefined;
+}
+
+export function fromWireEntry(raw: unknown): WireEntryResult {
+  if (!isPlainObject(raw)) return { ok: false, reason: 'not a LogEntry', raw: { value: String(raw) } };
+  const insertId = typeof raw.insertId === 'string' && raw.insertId !== '' ? raw.insertId : undefined;
+  const timestampNs = timestampToNs(raw.timestamp);
+  const json: Record<string, unknown> = {};
+  if (insertId !== undefined) json.insertId = insertId;
+  if (typeof raw.logName === 'string') json.logName = raw.logName;
+  if (isPlainObject(raw.resource)) json.resource = raw.resource;
+  if (isPlainObject(raw.labels)) json.labels = raw.labels;
+  if (isPlainObject(raw.operation)) json.operation = raw.operation;
+  if (timestampNs !== undefined) json.timestamp = formatTimeNs(timestampNs);
+  const receiveNs = timestampToNs(raw.receiveTimestamp);
+  if (receiveNs !== undefined) json.receiveTimestamp = formatTimeNs(receiveNs);
+  if (typeof raw.textPayload === 'string' && raw.payload === 'textPayload') json.textPayload = raw.textPayload;
+  if (isPlainObject(raw.jsonPayload) && raw.payload === 'jsonPayload') json.jsonPayload = {};
+
+  const fail = (reason: string): WireEntryResult => ({ ok: false, reason, raw: json, timestampNs, insertId });
+  if (insertId === undefined) return fail('malformed entry: no insertId');
+  if (timestampNs === undefined) return fail('malformed entry: no timestamp');
+
+  const any = raw.protoPayload;
+  if (isPlainObject(any)) {
+    const type = typeof any.type_url === 'string' ? any.type_url : typeof any.typeUrl === 'string' ? any.typeUrl : '';
+    const bytes = bytesOf(any.value);
+    if (type !== AUDIT_LOG_TYPE) {
+      json.protoPayload = { '@type': type };
+    } else {
+      try {
+        json.protoPayload = decodeAuditLog(bytes ?? new Uint8Array());
+      } catch (err) {
+        json.protoPayload = { '@type': type, value: Buffer.from(bytes ?? new Uint8Array()).toString('base64') };
+        return fail(`malformed entry: protoPayload is not a decodable AuditLog (${(err as Error).message})`);
+      }
+    }
+  }
+  return { ok: true, json, timestampNs, receiveNs, insertId };
+}

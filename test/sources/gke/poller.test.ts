@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { parseEndpoint } from '../../../src/sources/gke/client.js';
+import { initialGkeCursor, readGkeCursor, SeenSet, seenKey } from '../../../src/sources/gke/cursor.js';
+import { fromWireEntry } from '../../../src/sources/gke/entry.js';
+import { encodeAuditLog } from '../../../src/sources/gke/audit-log.js';
+import { GkeWindowPoller } from '../../../src/sources/gke/poller.js';
+import { parseTimeNs, timestampToNs } from '../../../src/sources/gke/time.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+import { TokenBucket } from '../../../src/util/token-bucket.js';
+import { VirtualClock } from '../../helpers/clock.js';
+import { gkeConfig } from './helpers.js';
+
+describe('gke poller parts', () => {
+  it('parses endpoints as host:port, a bare host meaning 443', () => {
+    expect(parseEndpoint('127.0.0.1:8085')).toEqual({ host: '127.0.0.1', port: 8085 });
+    expect(parseEndpoint('logging.googleapis.com')).toEqual({ host: 'logging.googleapis.com', port: 443 });
+    expect(parseEndpoint('[::1]:9000')).toEqual({ host: '::1', port: 9000 });
+    expect(() => parseEndpoint('http://x:1')).toThrow(/host:port/);
+  });
+
+  it('classifies gRPC failures; only RESOURCE_EXHAUSTED is throttling', () => {
+    const clock = new VirtualClock();
+    const poller = new GkeWindowPoller(gkeConfig('127.0.0.1:1'), { client: () => Promise.reject(new Error('unused')), quota: new TokenBucket(1, 1, clock), logger: silentLogger() });
+    expect(poller.classify(Object.assign(new Error('q'), { code: 8 }))).toEqual({ code: 'RESOURCE_EXHAUSTED', throttled: true });
+    expect(poller.classify(Object.assign(new Error('u'), { code: 14 }))).toEqual({ code: 'UNAVAILABLE', throttled: false });
+    expect(poller.classify(new Error('other'))).toEqual({ code: 'UNKNOWN', throttled: false });
+  });
+
+  it('keeps cursors JSON-serializable and refuses one without a watermark', () => {
+    const cursor = initialGkeCursor(parseTimeNs('2026-01-02T03:04:05.123456789Z')!);
+    expect(JSON.parse(JSON.stringify(cursor))).toEqual({ watermark: '2026-01-02T03:04:05.123456789Z', seen: [], resume: '2026-01-02T03:04:05.123456789Z', since: '2026-01-02T03:04:05.123456789Z' });
+    expect(readGkeCursor(cursor).watermarkNs).toBe(parseTimeNs('2026-01-02T03:04:05.123456789Z'));
+    expect(() => readGkeCursor({ offset: 5 })).toThrow(/no valid watermark/);
+  });
+
+  it('seen keys include the timestamp: an exec start and end share the insertId', () => {
+    const seen = new SeenSet([seenKey(5n, 'a'), 'garbage-without-time']);
+    expect(seen.size).toBe(1);
+    expect(seen.has(seenKey(5n, 'a'))).toBe(true);
+    expect(seen.has(seenKey(6n, 'a'))).toBe(false);
+    seen.add(seenKey(9n, 'b'), 9n);
+    seen.prune(6n);
+    expect(seen.list()).toEqual([seenKey(9n, 'b')]);
+  });
+
+  it('turns a raw SDK entry into the gcloud JSON shape with nanosecond timestamps', () => {
+    const payload = { '@type': 'type.googleapis.com/google.cloud.audit.AuditLog', methodName: 'io.k8s.core.v1.pods.get', resourceName: 'core/v1/pods', status: { code: 5 }, response: { kind: 'Status', code: 404, items: [1, 'a', null] } };
+    const wire = fromWireEntry({
+      insertId: 'x',
+      timestamp: { seconds: '1767323045', nanos: 123456789 },
+      receiveTimestamp: { seconds: 1767323046, nanos: 0 },
+      logName: 'projects/p/logs/cloudaudit.googleapis.com%2Factivity',
+      protoPayload: { type_url: payload['@type'], value: Buffer.from(encodeAuditLog(payload)) },
+    });
+    expect(wire).toMatchObject({ ok: true, insertId: 'x', timestampNs: 1767323045123456789n });
+    if (!wire.ok) throw new Error('unexpected');
+    expect(wire.json.timestamp).toBe('2026-01-02T03:04:05.123456789Z');
+    expect(wire.json.receiveTimestamp).toBe('2026-01-02T03:04:06.000000000Z');
+    expect(wire.json.protoPayload).toEqual(payload);
+    expect(fromWireEntry({ insertId: 'y', timestamp: { seconds: 1 }, protoPayload: { type_url: payload['@type'], value: Buffer.from([0x3a, 0xff]) } })).toMatchObject({ ok: false, reason: expect.stringMatching(/not a decodable AuditLog/) as unknown });
+    expect(timestampToNs({ seconds: { toString: () => '2' }, nanos: 3 })).toBe(2_000_000_003n);
+  });
+});
