@@ -1,5 +1,5 @@
 import { Health } from '../src/pipeline/health.js';
-import type { SourceContext } from '../src/sources/index.js';
+import type { SourceContext } from '../src/component/source.js';
 import { silentLogger } from '../src/telemetry/logger.js';
 import { Metrics } from '../src/telemetry/metrics.js';
 import { systemClock } from '../src/util/clock.js';

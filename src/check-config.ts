@@ -1,13 +1,11 @@
 // Everything a parsed config must satisfy beyond its schema, in one place: `validate`, `run` and
-// Bridge.create all call checkConfig, and what it compiles (the policy, filters, rule engines) is
-// handed on so that no file is read twice.
+// Bridge.create all call checkConfig. Each component checks its own entry (src/registry.ts); what
+// the checks compile (the policy, filters, rule engines) is handed on so that no file is read twice.
 import { readFileSync } from 'node:fs';
-import { AVAILABLE_SINK_TYPES } from './sinks/index.js';
-import { loadSinkRules } from './sinks/rules/sink.js';
+import type { CheckContext } from './component/source.js';
 import type { Config } from './config/schema.js';
 import { compileProcessing, type CompiledProcessing } from './process/stages.js';
-import { AVAILABLE_SOURCE_TYPES } from './sources/index.js';
-import type { RuleEngine } from './rules/engine.js';
+import { sinkComponent, sourceComponent } from './registry.js';
 
 export interface CheckedConfig {
   /** One line each, naming the key and how to fix it; any problem refuses the config (exit 2). */
@@ -21,14 +19,14 @@ export interface CheckedConfig {
 /** What the checks compiled, for the bridge to use as is. */
 export interface CompiledConfig {
   processing: CompiledProcessing;
-  /** The rule engine of each rules sink, by sink name. */
-  rules: ReadonlyMap<string, RuleEngine>;
+  /** What each sink's check prepared (a rules sink's engine), by sink name. */
+  prepared: ReadonlyMap<string, unknown>;
 }
 
 export interface CheckOptions {
   /**
    * Read the token, certificate and key files the config names (default). Off only where the
-   * files live on another machine (a chart's config checked in CI).
+   * files live on another machine.
    */
   files?: boolean;
   /** Relative rule paths resolve here; default the working directory. */
@@ -38,59 +36,30 @@ export interface CheckOptions {
 export function checkConfig(config: Config, options: CheckOptions = {}): CheckedConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
+  const ctx: CheckContext = { serverTls: config.server.tls !== undefined, clientCertificates: config.server.tls?.clientCaFile !== undefined };
 
-  config.sources.forEach((s, i) => {
-    if (!AVAILABLE_SOURCE_TYPES.has(s.type)) problems.push(`sources[${i}].type: ${s.type} sources are not available yet in this version`);
+  config.sources.forEach((entry, i) => {
+    const component = sourceComponent(entry.type);
+    if (!component.create) problems.push(`sources[${i}].type: ${entry.type} sources are not available yet in this version`);
+    const checked = component.check?.(entry, ctx);
+    problems.push(...(checked?.problems ?? []).map((p) => `sources[${i}]${p}`));
+    warnings.push(...(checked?.warnings ?? []).map((w) => `sources[${i}]${w}`));
   });
-  config.sinks.forEach((s, i) => {
-    if (!AVAILABLE_SINK_TYPES.has(s.type)) problems.push(`sinks[${i}].type: ${s.type} sinks are not available yet in this version`);
+  const prepared = new Map<string, unknown>();
+  config.sinks.forEach((entry, i) => {
+    const checked = sinkComponent(entry.type).check?.(entry, { ...ctx, cwd: options.cwd });
+    problems.push(...(checked?.problems ?? []).map((p) => `sinks[${i}]${p}`));
+    warnings.push(...(checked?.warnings ?? []).map((w) => `sinks[${i}]${w}`));
+    if (checked?.prepared !== undefined) prepared.set(entry.name, checked.prepared);
   });
-  checkWebhookSources(config, problems, warnings);
 
   const processing = compileProcessing(config.process);
   problems.push(...processing.problems);
   warnings.push(...processing.warnings);
 
-  const rules = new Map<string, RuleEngine>();
-  config.sinks.forEach((sink, i) => {
-    if (sink.type !== 'rules') return;
-    const loaded = loadSinkRules(sink, options.cwd);
-    problems.push(...loaded.problems.map((p) => `sinks[${i}].rules: ${p}`));
-    if (loaded.engine) rules.set(sink.name, loaded.engine);
-  });
-
   if (options.files ?? true) problems.push(...credentialFileProblems(config));
   if (problems.length > 0 || !processing.processing) return { problems, warnings };
-  return { problems, warnings, compiled: { processing: processing.processing, rules } };
-}
-
-/** A webhook source is closed unless the config says otherwise: a bearer token, client certificates, or both. */
-function checkWebhookSources(config: Config, problems: string[], warnings: string[]): void {
-  const mtls = config.server.tls?.clientCaFile !== undefined;
-  config.sources.forEach((source, i) => {
-    if (source.type !== 'webhook') return;
-    const at = `sources[${i}]`;
-    const token = source.bearerTokenFile !== undefined;
-    if (!token && !mtls && !source.allowUnauthenticated) {
-      problems.push(
-        `${at}: the webhook source ${source.name} would accept audit events from anyone who can reach the port; ` +
-          'set bearerTokenFile (a file holding the token the kube-apiserver presents) or server.tls.clientCaFile (client certificates), ' +
-          'or allowUnauthenticated: true if a NetworkPolicy or a private network keeps everyone else out',
-      );
-    }
-    if (source.allowedClientNames !== undefined && !mtls) {
-      problems.push(`${at}.allowedClientNames: client names are checked only with client certificates; set server.tls.clientCaFile too, or remove it`);
-    }
-    if (source.maxBodyBytes > source.maxPendingBytes) {
-      problems.push(`${at}.maxBodyBytes: at most maxPendingBytes (${source.maxPendingBytes} bytes), or a body that size could never be taken`);
-    }
-    if (source.allowUnauthenticated && !token && !mtls) {
-      warnings.push(`${at}: the webhook source ${source.name} accepts requests from anyone who can reach the port (allowUnauthenticated: true)`);
-    }
-    if (config.server.tls === undefined) {
-      warnings.push(`${at}: the webhook source ${source.name} is served over plain HTTP${token ? ': its bearer token crosses the network in clear text' : ''}; set server.tls`);
-    }
-  });
+  return { problems, warnings, compiled: { processing: processing.processing, prepared } };
 }
 
 // Keys naming a file that holds a credential, a certificate or a key. The bridge reads them at

@@ -1,13 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { text as streamText } from 'node:stream/consumers';
 import { goJSON } from '../event/encode.js';
-import { converters, InputError, type ConvertContext, type ConverterProvider } from '../component/converter.js';
+import { InputError, type ConvertContext } from '../component/converter.js';
+import { SOURCES } from '../registry.js';
+import { parseJsonOrLines } from '../util/json-input.js';
 import { isReject } from '../event/event.js';
 import { scrubEvent } from '../process/scrub.js';
 import { notAvailable } from './not-available.js';
 
 export interface ConvertOptions extends ConvertContext {
-  from: ConverterProvider;
+  /** A source type whose component has a converter. */
+  from: string;
   /** Redact Secret values as sinks do (default); false prints them as the provider logged them. */
   scrub?: boolean;
 }
@@ -17,7 +20,7 @@ export interface ConvertOptions extends ConvertContext {
  * stderr with their position and reason. Exit 0 all converted, 3 some rejected, 2 unreadable.
  */
 export async function convertCommand(file: string, options: ConvertOptions): Promise<number> {
-  const load = converters[options.from];
+  const load = SOURCES.find((c) => c.type === options.from)?.converter;
   if (!load) return notAvailable(`convert --from ${options.from}`);
   const converter = await load();
 
@@ -60,27 +63,4 @@ export async function convertCommand(file: string, options: ConvertOptions): Pro
   }
   process.stdout.write(out.join(''));
   return rejected > 0 ? 3 : 0;
-}
-
-/** The whole text as one JSON value, or else one JSON value per non-empty line. */
-export function parseJsonOrLines(text: string): {
-  values: { value: unknown; ref: string }[];
-  unreadable: { ref: string; reason: string }[];
-} {
-  try {
-    return { values: [{ value: JSON.parse(text) as unknown, ref: 'input' }], unreadable: [] };
-  } catch {
-    // not a single JSON document: JSON lines
-  }
-  const values: { value: unknown; ref: string }[] = [];
-  const unreadable: { ref: string; reason: string }[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    try {
-      values.push({ value: JSON.parse(line) as unknown, ref: `line ${i + 1}` });
-    } catch (err) {
-      unreadable.push({ ref: `line ${i + 1}`, reason: `not JSON: ${(err as Error).message}` });
-    }
-  });
-  return { values, unreadable };
 }

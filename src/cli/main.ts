@@ -1,11 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Argument, Command, Option } from 'commander';
-import type { ConverterProvider } from '../component/converter.js';
-import type { EmulatorProvider } from '../component/emulator.js';
 import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
-import { emulatorCommand } from './emulator.js';
+import { EMULATORS, emulatorCommand } from './emulator.js';
+import { SOURCES } from '../registry.js';
 import { policyApplyCommand } from './policy.js';
 import { rulesCheckCommand, rulesTestCommand } from './rules.js';
 import { runCommand } from './run.js';
@@ -54,14 +53,14 @@ program
 program
   .command('convert')
   .description('convert provider records (gcloud/aws/az exports) to audit Events as JSON lines')
-  .addOption(new Option('--from <provider>', 'provider format').choices(['gke', 'eks', 'aks']).makeOptionMandatory())
+  .addOption(new Option('--from <provider>', 'provider format').choices(SOURCES.filter((c) => c.converter).map((c) => c.type)).makeOptionMandatory())
   .option('--cluster <name>', 'cluster name for annotations.cluster_name, when the records do not carry it')
   .option('--region <region>', 'region for the annotations (eks)')
   .option('--account-id <id>', 'account id for the annotations (eks)')
   .option('--no-scrub', 'print Secret values as logged (by default they are redacted, as sinks do)')
   .argument('[file]', 'input file, or - for stdin', '-')
   .action(
-    exitWith((file: string, opts: { from: ConverterProvider; cluster?: string; region?: string; accountId?: string; scrub: boolean }) =>
+    exitWith((file: string, opts: { from: string; cluster?: string; region?: string; accountId?: string; scrub: boolean }) =>
       convertCommand(file, opts),
     ),
   );
@@ -95,20 +94,15 @@ program
   .argument('[events]', 'events file, or - for stdin', '-')
   .action(exitWith((events: string, opts: { policy: string; scrub: boolean }) => policyApplyCommand(events, opts)));
 
-program
+const emulator = program
   .command('emulator')
-  .description('serve one cloud log API on 127.0.0.1 from provider records, for local development')
-  .addArgument(new Argument('<provider>', 'gke, eks or aks').choices(['gke', 'eks', 'aks']))
+  .description('serve a cloud API on 127.0.0.1 from provider records, for local development')
+  .addArgument(new Argument('<name>', [...EMULATORS.values()].map((e) => `${e.name}: ${e.summary}`).join('; ')).choices([...EMULATORS.keys()]))
   .requiredOption('--port <port>', 'port to listen on (0: any)')
   .requiredOption('--data <file>', 'provider records, in the shapes convert reads')
-  .option('--faults <spec>', 'faults to inject (see the emulator\'s README)')
-  .option('--cluster <name>', 'eks: cluster whose log group /aws/eks/<name>/cluster is served')
-  .option('--log-group <name>', 'eks: the log group name')
-  .option('--table <table>', 'aks: AKSAudit, AKSAuditAdmin or AzureDiagnostics')
-  .action(
-    exitWith((provider: EmulatorProvider, opts: { port: string; data: string; faults?: string; cluster?: string; logGroup?: string; table?: string }) =>
-      emulatorCommand(provider, opts),
-    ),
-  );
+  .option('--faults <spec>', "faults to inject (see the emulator's README)");
+// Each emulator's own options, from its component.
+for (const option of [...EMULATORS.values()].flatMap((e) => e.options ?? [])) emulator.option(option.flags, option.description);
+emulator.action(exitWith((name: string, opts: Record<string, unknown> & { port: string; data: string }) => emulatorCommand(name, opts)));
 
 await program.parseAsync(process.argv);

@@ -4,7 +4,7 @@ import { goJSON } from '../event/encode.js';
 import { asTopLevelEvent, isPlainObject, validateEvent, type AuditEvent } from '../event/event.js';
 import { applyPolicy, loadPolicyFile } from '../process/policy.js';
 import { scrubEvent } from '../process/scrub.js';
-import { parseJsonOrLines } from './convert.js';
+import { parseJsonOrLines } from '../util/json-input.js';
 import { eventsOf } from './rules.js';
 
 const SCRUB_SECRETS = { secrets: true, paths: [] };

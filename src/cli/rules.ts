@@ -7,7 +7,7 @@ import { enableRules, RuleEngine } from '../rules/engine.js';
 import { takeInAuditEvents } from '../rules/falco/intake.js';
 import { loadRuleFiles } from '../rules/load.js';
 import { formatProblem, type Matching } from '../rules/rule.js';
-import { parseJsonOrLines } from './convert.js';
+import { parseJsonOrLines } from '../util/json-input.js';
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 

@@ -30,11 +30,3 @@ export interface Converter {
   records(values: readonly { value: unknown; ref: string }[]): ProviderRecord[];
   normalize(record: unknown, ref: string, context: ConvertContext): AuditEvent | Reject;
 }
-
-export type ConverterProvider = 'gke' | 'eks' | 'aks';
-
-/** Each provider registers its converter here (a lazy import, so the CLI loads only what it uses). */
-export const converters: Partial<Record<ConverterProvider, () => Promise<Converter>>> = {};
-converters.gke = async () => (await import('../sources/gke/normalize.js')).gkeConverter;
-converters.eks = async () => (await import('../sources/eks/normalize.js')).eksConverter;
-converters.aks = async () => (await import('../sources/aks/convert.js')).aksConverter;

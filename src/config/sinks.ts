@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { fileSinkSchema, stdoutSinkSchema } from '../sinks/file/config.js';
-import { rulesSinkSchema } from '../sinks/rules/config.js';
-import { webhookSinkSchema } from '../sinks/webhook/config.js';
+import { SINKS } from '../registry.js';
 
-export const sinkSchema = z.discriminatedUnion('type', [webhookSinkSchema, fileSinkSchema, stdoutSinkSchema, rulesSinkSchema]);
-export type SinkConfig = z.output<typeof sinkSchema>;
-export type { WebhookSinkConfig } from '../sinks/webhook/config.js';
-export type { FileSinkConfig, StdoutSinkConfig } from '../sinks/file/config.js';
-export type { RulesSinkConfig, AlertOutputConfig, Priority } from '../sinks/rules/config.js';
+type ConfigOf<T> = T extends { schema: z.ZodType<infer C> } ? C : never;
+export type SinkConfig = ConfigOf<(typeof SINKS)[number]>;
+export type SinkType = SinkConfig['type'];
+
+/** One entry of `sinks`: the schema of the component its `type` names. */
+export const sinkSchema = z.discriminatedUnion('type', SINKS.map((c) => c.schema) as unknown as Parameters<typeof z.discriminatedUnion>[1]) as unknown as z.ZodType<SinkConfig>;

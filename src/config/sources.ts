@@ -1,21 +1,9 @@
 import { z } from 'zod';
-import { aksSourceSchema } from '../sources/aks/config.js';
-import { eksSourceSchema } from '../sources/eks/config.js';
-import { fileSourceSchema } from '../sources/file/config.js';
-import { gkeSourceSchema } from '../sources/gke/config.js';
-import { webhookSourceSchema } from '../sources/webhook/config.js';
+import { SOURCES } from '../registry.js';
 
-export const sourceSchema = z.discriminatedUnion('type', [
-  gkeSourceSchema,
-  eksSourceSchema,
-  aksSourceSchema,
-  webhookSourceSchema,
-  fileSourceSchema,
-]);
-export type SourceConfig = z.output<typeof sourceSchema>;
+type ConfigOf<T> = T extends { schema: z.ZodType<infer C> } ? C : never;
+export type SourceConfig = ConfigOf<(typeof SOURCES)[number]>;
 export type SourceType = SourceConfig['type'];
-export type { GkeSourceConfig } from '../sources/gke/config.js';
-export type { EksSourceConfig } from '../sources/eks/config.js';
-export type { AksSourceConfig } from '../sources/aks/config.js';
-export type { WebhookSourceConfig } from '../sources/webhook/config.js';
-export type { FileSourceConfig } from '../sources/file/config.js';
+
+/** One entry of `sources`: the schema of the component its `type` names. */
+export const sourceSchema = z.discriminatedUnion('type', SOURCES.map((c) => c.schema) as unknown as Parameters<typeof z.discriminatedUnion>[1]) as unknown as z.ZodType<SourceConfig>;

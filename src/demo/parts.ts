@@ -1,11 +1,5 @@
 import type { DemoPartFactory } from '../component/demo.js';
-import { aksPart } from '../sources/aks/demo.js';
-import { apiserverPart } from '../sources/webhook/demo.js';
-import { eksPart } from '../sources/eks/demo.js';
-import { falcoPart } from '../sinks/webhook/demo.js';
-import { gkePart } from '../sources/gke/demo.js';
-import { rulesPart } from '../sinks/rules/demo.js';
-import { stdoutPart } from '../sinks/stdout/demo.js';
+import { SINKS, SOURCES } from '../registry.js';
 
-/** The demo's pieces, in start order. Each capability adds its own part here. */
-export const demoParts: DemoPartFactory[] = [apiserverPart, gkePart, stdoutPart, falcoPart, rulesPart, eksPart, aksPart];
+/** The demo's pieces, in start order: what each component adds (src/registry.ts). */
+export const demoParts: DemoPartFactory[] = [...SOURCES, ...SINKS].flatMap((c) => (c.demo ? [c.demo] : []));

@@ -9,10 +9,3 @@ export const fileSinkSchema = z.strictObject({
   scrubSecrets: z.boolean().optional(),
 });
 export type FileSinkConfig = z.output<typeof fileSinkSchema>;
-
-export const stdoutSinkSchema = z.strictObject({
-  name: componentName,
-  type: z.literal('stdout'),
-  scrubSecrets: z.boolean().optional(),
-});
-export type StdoutSinkConfig = z.output<typeof stdoutSinkSchema>;

@@ -3,7 +3,7 @@ import { LogsQueryClient } from '@azure/monitor-query-logs';
 import type { TokenCredential } from '@azure/identity';
 import type { AksSourceConfig } from './config.js';
 import type { Cursor, Source, SourceBatch } from '../../pipeline/types.js';
-import type { SourceContext } from '../index.js';
+import type { SourceContext } from '../../component/source.js';
 import { pollingBatches, pollingOptionsFor } from '../polling/loop.js';
 import { createCredential, identityKey } from './credential.js';
 import { AksPoller } from './poller.js';

@@ -1,7 +1,7 @@
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EksSourceConfig } from './config.js';
 import type { Cursor, Source, SourceBatch } from '../../pipeline/types.js';
-import type { SourceContext } from '../index.js';
+import type { SourceContext } from '../../component/source.js';
 import { pollingBatches, pollingOptionsFor } from '../polling/loop.js';
 import { accountOf, createFilterLogEvents, type AwsCredentials, type FilterLogEvents } from './client.js';
 import { EksPoller } from './poller.js';

@@ -1,6 +1,6 @@
 import type { GkeSourceConfig } from './config.js';
 import type { Cursor, Source, SourceBatch } from '../../pipeline/types.js';
-import type { SourceContext } from '../index.js';
+import type { SourceContext } from '../../component/source.js';
 import { pollingBatches, pollingOptionsFor } from '../polling/loop.js';
 import { createLoggingClient, type LoggingClient } from './client.js';
 import { GkeWindowPoller } from './poller.js';

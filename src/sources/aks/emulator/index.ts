@@ -1,10 +1,10 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseJsonOrLines } from '../../../cli/convert.js';
+import { parseJsonOrLines } from '../../../util/json-input.js';
 import { aksConverter } from '../convert.js';
 import { isPlainObject } from '../../../event/event.js';
-import { type EmulatorCliOptions, type EmulatorModule } from '../../../component/emulator.js';
+import { stringOption, type EmulatorCliOptions, type EmulatorModule } from '../../../component/emulator.js';
 import { parseFaults } from './faults.js';
 import { AksEmulator } from './server.js';
 import { isTableName, TABLE_NAMES } from './tables.js';
@@ -20,7 +20,7 @@ export async function loadRows(file: string): Promise<{ rows: Record<string, unk
 
 export const aksEmulatorModule: EmulatorModule = {
   async runFromCli(options: EmulatorCliOptions, signal: AbortSignal): Promise<void> {
-    const table = options.table ?? 'AKSAudit';
+    const table = stringOption(options, 'table') ?? 'AKSAudit';
     if (!isTableName(table)) throw new Error(`--table ${table}: expected one of ${TABLE_NAMES.join(', ')}`);
     const faults = parseFaults(options.faults);
     const { rows, workspaceId } = await loadRows(options.data);

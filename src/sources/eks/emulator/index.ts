@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { parseJsonOrLines } from '../../../cli/convert.js';
+import { parseJsonOrLines } from '../../../util/json-input.js';
 import { isPlainObject } from '../../../event/event.js';
-import type { EmulatorCliOptions, EmulatorModule } from '../../../component/emulator.js';
+import { stringOption, type EmulatorCliOptions, type EmulatorModule } from '../../../component/emulator.js';
 import { EksEmulator, type EmulatorRecord } from './server.js';
 
 export { EksEmulator, type EmulatorRecord } from './server.js';
@@ -38,7 +38,8 @@ export function parseEksData(text: string): { records: EmulatorRecord[]; logGrou
 export const eksEmulatorModule: EmulatorModule = {
   async runFromCli(options: EmulatorCliOptions, signal: AbortSignal): Promise<void> {
     const { records, logGroupName } = parseEksData(await readFile(options.data, 'utf8'));
-    const logGroup = options.logGroup ?? (options.cluster ? eksLogGroup(options.cluster) : logGroupName);
+    const cluster = stringOption(options, 'cluster');
+    const logGroup = stringOption(options, 'logGroup') ?? (cluster ? eksLogGroup(cluster) : logGroupName);
     if (!logGroup) throw new Error('emulator eks: give --cluster NAME or --log-group NAME (the data file names no log group)');
     // Records of the file belong to the served group whatever group the file was exported from.
     const emulator = await EksEmulator.start({

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseJsonOrLines } from '../../../cli/convert.js';
+import { parseJsonOrLines } from '../../../util/json-input.js';
 import { gkeRecords } from '../normalize.js';
 import type { EmulatorModule } from '../../../component/emulator.js';
 import { parseGkeFaults } from './faults.js';

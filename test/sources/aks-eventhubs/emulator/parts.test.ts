@@ -180,7 +180,7 @@ describe('starting the emulator', () => {
     await writeFile(file, JSON.stringify(syntheticRecords(2)));
     const stop = new AbortController();
     await expect(eventHubsEmulatorModule.runFromCli({ port: 0, data: file }, stop.signal)).rejects.toThrow(/--hub/);
-    await expect(eventHubsEmulatorModule.runFromCli({ port: 0, data: file, hub: 'h', partitions: 'two' } as never, stop.signal)).rejects.toThrow(/--partitions two/);
+    await expect(eventHubsEmulatorModule.runFromCli({ port: 0, data: file, hub: 'h', partitions: 'two' }, stop.signal)).rejects.toThrow(/--partitions two/);
     const lines: string[] = [];
     const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       lines.push(String(chunk));
@@ -188,7 +188,7 @@ describe('starting the emulator', () => {
     });
     let running: Promise<void> | undefined;
     try {
-      running = eventHubsEmulatorModule.runFromCli({ port: 0, data: file, hub: 'h', partitions: '3' } as never, stop.signal);
+      running = eventHubsEmulatorModule.runFromCli({ port: 0, data: file, hub: 'h', partitions: '3' }, stop.signal);
       await eventually(() => lines.length > 0, 5_000, 'the first line');
     } finally {
       write.mockRestore();
