@@ -124,6 +124,18 @@ export class Metrics {
     labelNames: ['source', 'code'],
     registers: [this.registry],
   });
+  readonly sourceLastingErrors = new Counter({
+    name: `${PREFIX}source_lasting_errors_total`,
+    help: 'Failures of a source that retrying will not fix by itself (permission denied, unknown log group or workspace, bad credentials, an invalid filter), by reason.',
+    labelNames: ['source', 'reason'],
+    registers: [this.registry],
+  });
+  readonly sourceFailing = new Gauge({
+    name: `${PREFIX}source_failing`,
+    help: '1 while the last attempt of a source to read failed with a lasting error, by reason.',
+    labelNames: ['source', 'reason'],
+    registers: [this.registry],
+  });
   readonly apiThrottles = new Counter({
     name: `${PREFIX}api_throttles_total`,
     help: 'Requests a provider API refused for quota or rate.',
