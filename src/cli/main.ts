@@ -52,15 +52,16 @@ program
 
 program
   .command('convert')
-  .description('convert provider records (gcloud/aws/az exports) to audit Events as JSON lines')
+  .description('convert provider records (gcloud/aws/az exports) to audit Events as JSON lines, each (auditID, stage) once')
   .addOption(new Option('--from <provider>', 'provider format').choices(SOURCES.filter((c) => c.converter).map((c) => c.type)).makeOptionMandatory())
   .option('--cluster <name>', 'cluster name for annotations.cluster_name, when the records do not carry it')
   .option('--region <region>', 'region for the annotations (eks)')
   .option('--account-id <id>', 'account id for the annotations (eks)')
   .option('--no-scrub', 'print Secret values as logged (by default they are redacted, as sinks do)')
+  .option('--no-dedupe', 'print every record (by default each (auditID, stage) is printed once, as the pipeline delivers it)')
   .argument('[file]', 'input file, or - for stdin', '-')
   .action(
-    exitWith((file: string, opts: { from: string; cluster?: string; region?: string; accountId?: string; scrub: boolean }) =>
+    exitWith((file: string, opts: { from: string; cluster?: string; region?: string; accountId?: string; scrub: boolean; dedupe: boolean }) =>
       convertCommand(file, opts),
     ),
   );

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../../src/event/event.js';
+import { dedupeKey } from '../../../src/pipeline/dedupe.js';
 import { CLI, REPO, runCli } from '../../helpers/cli.js';
 import { SAMPLES, testdata } from '../../helpers/events.js';
 import { tempDir } from '../../helpers/fs.js';
@@ -12,23 +14,97 @@ import { onCleanup } from '../../helpers/webhook.js';
 const DIAGNOSTICS = join(SAMPLES, 'aks/azurediagnostics-rows.json');
 const AKSAUDIT = join(SAMPLES, 'aks/aksaudit-rows.json');
 
+/** The golden Events with each (auditID, stage) kept at its first line, as the pipeline delivers them. */
+function firstOfEach(lines: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return lines.filter((line) => {
+    const key = dedupeKey(JSON.parse(line) as AuditEvent);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+const goldenLines = (file: string): string[] => readFileSync(join(testdata('aks'), file), 'utf8').split('\n').filter(Boolean);
+const joinLines = (lines: readonly string[]): string => lines.map((l) => `${l}\n`).join('');
+
 describe('kube-audit-bridge convert --from aks', () => {
-  it('converts AKSAudit rows (the samples file) to the golden Events, exit 0', async () => {
+  it('converts AKSAudit rows (the samples file) to the golden Events, each (auditID, stage) once; --no-dedupe keeps the AKSAuditAdmin copies', async () => {
+    const golden = goldenLines('aksaudit-events.jsonl');
+    // The samples hold 3 events twice: once from AKSAudit, once from AKSAuditAdmin.
+    expect(firstOfEach(golden)).toHaveLength(golden.length - 3);
     const result = await runCli(['convert', '--from', 'aks', AKSAUDIT]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe(readFileSync(join(testdata('aks'), 'aksaudit-events.jsonl'), 'utf8'));
+    expect(result.stdout).toBe(joinLines(firstOfEach(golden)));
+    expect(result.stderr).toBe("convert: skipped 3 duplicate events (an (auditID, stage) already printed); --no-dedupe prints every record\n");
+
+    const every = await runCli(['convert', '--from', 'aks', '--no-dedupe', AKSAUDIT]);
+    expect(every).toMatchObject({ code: 0, stderr: '' });
+    expect(every.stdout).toBe(joinLines(golden));
   });
 
   it('converts AzureDiagnostics rows as az prints them (a JSON array), rejecting the truncated log_s with exit 3', async () => {
     const dir = await tempDir();
     const az = join(dir, 'az.json');
     await writeFile(az, JSON.stringify((JSON.parse(readFileSync(DIAGNOSTICS, 'utf8')) as { rows: unknown[] }).rows, null, 2));
+    const golden = goldenLines('azurediagnostics-events.jsonl').map((l) => l.replace(/"cluster_name":"[^"]*"/g, '"cluster_name":"prod-east"'));
     const result = await runCli(['convert', '--from', 'aks', '--cluster', 'prod-east', az]);
     expect(result.code).toBe(3);
-    expect(result.stdout).toBe(
-      readFileSync(join(testdata('aks'), 'azurediagnostics-events.jsonl'), 'utf8').replace(/"cluster_name":"[^"]*"/g, '"cluster_name":"prod-east"'),
-    );
-    expect(result.stderr).toMatch(/^\[48\]: rejected: log_s truncated by Azure Diagnostics at 32,766 bytes \(Azure\/AKS#3316\)/);
+    expect(result.stdout).toBe(joinLines(firstOfEach(golden)));
+    const stderr = result.stderr.trimEnd().split('\n');
+    expect(stderr).toHaveLength(2);
+    expect(stderr[0]).toMatch(/^\[48\]: rejected: log_s truncated by Azure Diagnostics at 32,766 bytes \(Azure\/AKS#3316\)/);
+    expect(stderr[1]).toBe('convert: skipped 3 duplicate events (an (auditID, stage) already printed); --no-dedupe prints every record');
+
+    const every = await runCli(['convert', '--from', 'aks', '--cluster', 'prod-east', '--no-dedupe', az]);
+    expect(every.code).toBe(3);
+    expect(every.stdout).toBe(joinLines(golden));
+    expect(every.stderr).toBe(`${stderr[0]}\n`);
+  });
+
+  it('prints each (auditID, stage) of an export holding both kube-audit and kube-audit-admin once, and every row with --no-dedupe', async () => {
+    // A workspace in Azure-diagnostics mode with both categories enabled: every event in
+    // kube-audit, and again in kube-audit-admin unless it is a get, list or watch.
+    type Row = Record<string, unknown> & { Category: string; log_s: string };
+    const rows = (JSON.parse(readFileSync(DIAGNOSTICS, 'utf8')) as { rows: Row[] }).rows;
+    const audit = rows.filter((r) => r.Category === 'kube-audit');
+    const verbOf = (row: Row): string | undefined => {
+      try {
+        return (JSON.parse(row.log_s) as { verb?: string }).verb;
+      } catch {
+        return undefined; // the truncated log_s: a reject, once is enough
+      }
+    };
+    const admin = audit.filter((r) => !['get', 'list', 'watch', undefined].includes(verbOf(r))).map((r) => ({ ...r, Category: 'kube-audit-admin' }));
+    expect(admin.length).toBeGreaterThan(10);
+    // Interleaved, as a query over both categories returns them in time order.
+    const both: Row[] = [];
+    for (const row of audit) {
+      both.push(row);
+      const copy = admin.find((a) => a.log_s === row.log_s);
+      if (copy) both.push(copy);
+    }
+    const dir = await tempDir();
+    const [auditFile, bothFile] = [join(dir, 'kube-audit.json'), join(dir, 'both.json')];
+    await writeFile(auditFile, JSON.stringify(audit));
+    await writeFile(bothFile, JSON.stringify(both));
+
+    const alone = await runCli(['convert', '--from', 'aks', auditFile]);
+    expect(alone.code).toBe(3); // the truncated row
+    expect(alone.stderr).not.toContain('duplicate');
+    const deduped = await runCli(['convert', '--from', 'aks', bothFile]);
+    expect(deduped.code).toBe(3);
+    expect(deduped.stdout).toBe(alone.stdout);
+    const keys = deduped.stdout.trimEnd().split('\n').map((l) => dedupeKey(JSON.parse(l) as AuditEvent));
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(deduped.stderr).toContain(`convert: skipped ${admin.length} duplicate events (an (auditID, stage) already printed); --no-dedupe prints every record\n`);
+
+    const every = await runCli(['convert', '--from', 'aks', '--no-dedupe', bothFile]);
+    expect(every.code).toBe(3);
+    const lines = every.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(keys.length + admin.length);
+    expect(firstOfEach(lines)).toEqual(deduped.stdout.trimEnd().split('\n'));
+    expect(every.stderr).not.toContain('duplicate');
   });
 
   it('reads JSON lines on stdin', async () => {
@@ -115,7 +191,7 @@ describe('kube-audit-bridge emulator aks, usage errors', () => {
 
 describe('kube-audit-bridge demo, AKS part', () => {
   it('polls the Log Analytics emulator: the AKSAudit samples arrive as Events of their clusters', async () => {
-    const result = await runCli(['demo', '--duration', '5s'], { timeoutMs: 40_000 });
+    const result = await runCli(['demo', '--duration', '5s', '--json'], { timeoutMs: 40_000 });
     expect(result.code).toBe(0);
     const lines = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { annotations?: Record<string, string>; rule?: string });
     const aks = lines.filter((l) => l.rule === undefined && l.annotations?.resource_id?.includes('/managedclusters/'));
