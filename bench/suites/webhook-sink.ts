@@ -3,10 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { webhookSinkSchema } from '../../src/sinks/webhook/config.js';
-import type { DeadLetter } from '../../src/pipeline/dead-letter.js';
 import { WebhookSink } from '../../src/sinks/webhook/sink.js';
 import type { AuditEvent } from '../../src/event/event.js';
-import { Health } from '../../src/pipeline/health.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -33,14 +31,6 @@ async function startReceiver(): Promise<{ url: string; server: Server; bytes: ()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/k8s-audit`, server, bytes: () => bytes };
 }
-
-const noDeadLetter: DeadLetter = {
-  rejects: async () => undefined,
-  refused: async () => {
-    throw new Error('the benchmark receiver refused a batch');
-  },
-  close: async () => undefined,
-};
 
 export const webhookSinkSuite: Suite = {
   name: 'webhook-sink',
@@ -69,13 +59,7 @@ export const webhookSinkSuite: Suite = {
       ]) {
         const metrics = new Metrics();
         const config = webhookSinkSchema.parse({ name: 'bench', type: 'webhook', url: receiver.url, batchMaxWait: '10ms', ...variant.settings });
-        const sink = new WebhookSink(config, {
-          logger: silentLogger(),
-          metrics,
-          clock: systemClock,
-          health: new Health(systemClock, metrics),
-          deadLetter: noDeadLetter,
-        });
+        const sink = new WebhookSink(config, { logger: silentLogger(), metrics, clock: systemClock });
         const signal = new AbortController().signal;
         const before = receiver.bytes();
         const r = await rate(() => Promise.all(chunks.map((c) => sink.write(c, signal))), events.length, { minMs, warmup: 2 });

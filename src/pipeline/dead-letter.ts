@@ -7,6 +7,8 @@ export interface DeadLetter {
   rejects(source: string, rejects: readonly Reject[]): Promise<void>;
   /** Events a sink or a stage refused for good, with the reason (and the sink's answer, in `detail`). */
   refused(component: string, events: readonly AuditEvent[], reason: string, detail?: Record<string, unknown>): Promise<void>;
+  /** Alerts a rules sink's output refused for good, with the reason and the output's answer. */
+  alerts(sink: string, output: string, alerts: readonly unknown[], reason: string, detail?: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,15 @@ export class FileDeadLetter implements DeadLetter {
     const line = safeStringify({ time, kind: 'refused', sink: component, reason, ...this.detail(detail), events: kept });
     // The detail is the only part not made safe above: drop it rather than lose the line.
     return this.out.append([line ?? JSON.stringify({ time, kind: 'refused', sink: component, reason, events: kept })]);
+  }
+
+  alerts(sink: string, output: string, alerts: readonly unknown[], reason: string, detail: Record<string, unknown> = {}): Promise<void> {
+    const time = new Date(this.now()).toISOString();
+    // Alerts come from events the sink already had scrubbed; evt.time is a BigInt of nanoseconds.
+    const line = JSON.stringify({ time, kind: 'alert', sink, output, reason, ...this.detail(detail), alerts }, (_key, value: unknown) =>
+      typeof value === 'bigint' ? value.toString() : value,
+    );
+    return this.out.append([line]);
   }
 
   close(): Promise<void> {

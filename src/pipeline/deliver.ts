@@ -2,10 +2,14 @@
 // retrying cannot fix narrows the batch, half by half, down to the items that cause it, which are
 // dead-lettered alone. Sinks (items = events) and the rules sink's alert outputs (items = alerts)
 // are both delivered here, so retries, backoff and the dead-letter file live in one place.
+import type { AuditEvent } from '../event/event.js';
 import type { LogThrottle } from '../telemetry/log-throttle.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { DeadLetter } from './dead-letter.js';
+import type { Health } from './health.js';
 import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';
 import type { Clock } from '../util/clock.js';
-import { PermanentDeliveryError, TransientDeliveryError } from './types.js';
+import { PermanentDeliveryError, TransientDeliveryError, type Sink } from './types.js';
 
 export type Failure =
   | { kind: 'transient'; reason: string; retryAfterMs?: number }
@@ -41,6 +45,8 @@ export interface DeliveryReport {
 
 export interface DeliveryTarget<T> {
   readonly name: string;
+  /** Between retries of this target; default the context's. */
+  readonly backoff?: BackoffPolicy | undefined;
   /** Resolves when the destination has every item; throws as classifyFailure reads it. */
   write(items: readonly T[], signal: AbortSignal): Promise<void>;
   /** Keeps items refused for good, with the reason; throws only when the file cannot be written. */
@@ -93,7 +99,7 @@ async function writeUntilDefinite<T>(
       if (signal.aborted) throw err;
       const failure = classifyFailure(err);
       if (failure.kind === 'permanent') return failure;
-      const delay = backoffDelay(attempt, ctx.backoff, failure.retryAfterMs);
+      const delay = backoffDelay(attempt, target.backoff ?? ctx.backoff, failure.retryAfterMs);
       target.report.retrying(attempt, delay, failure.reason);
       await ctx.clock.sleep(delay, signal);
     }
@@ -116,4 +122,40 @@ export async function persist(write: () => Promise<void>, signal: AbortSignal, c
       await ctx.clock.sleep(delay, signal);
     }
   }
+}
+
+/** What a sink's delivery reports to. */
+export interface SinkTargetServices {
+  metrics: Metrics;
+  health: Health;
+  clock: Clock;
+  deadLetter: DeadLetter;
+}
+
+/** A sink as the delivery path drives it: its metrics, its health, its dead-letter entries. */
+export function sinkTarget(sink: Sink, deps: SinkTargetServices, log: LogThrottle): DeliveryTarget<AuditEvent> {
+  const { metrics, health, clock, deadLetter } = deps;
+  return {
+    name: sink.name,
+    backoff: sink.retryBackoff,
+    write: (events, signal) => sink.write(events, signal),
+    deadLetter: (events, reason, detail) => deadLetter.refused(sink.name, events, reason, detail),
+    report: {
+      delivered(count, startedMs) {
+        health.sinkRecovered(sink.name);
+        metrics.eventsDelivered.inc({ sink: sink.name }, count);
+        metrics.sinkWriteDuration.observe({ sink: sink.name }, (clock.now() - startedMs) / 1000);
+      },
+      retrying(attempt, delayMs, reason) {
+        health.sinkFailed(sink.name, reason);
+        metrics.sinkRetries.inc({ sink: sink.name });
+        log.warn(`retry:${sink.name}`, { sink: sink.name, attempt, retryInMs: delayMs, error: reason }, 'sink write failed; retrying');
+      },
+      refused(count, reason) {
+        health.sinkRecovered(sink.name);
+        metrics.deadLettered.inc({ kind: 'refused', component: sink.name }, count);
+        log.error(`refused:${sink.name}`, { sink: sink.name, events: count, reason }, 'sink refused events permanently; written to the dead-letter file');
+      },
+    },
+  };
 }

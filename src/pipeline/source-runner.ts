@@ -9,7 +9,7 @@ import { isAbortError, type Clock } from '../util/clock.js';
 import { Semaphore } from '../util/semaphore.js';
 import { CommitTracker } from './commit-tracker.js';
 import { LogThrottle } from '../telemetry/log-throttle.js';
-import { deliver, persist, type DeliveryContext, type DeliveryTarget } from './deliver.js';
+import { deliver, persist, sinkTarget, type DeliveryContext, type DeliveryTarget } from './deliver.js';
 import type { Health } from './health.js';
 import type { Sink, Source, SourceBatch } from './types.js';
 
@@ -301,31 +301,4 @@ export class SourceRunner {
 /** Reasons become metric labels: keep the leading words so the label set stays small. */
 export function reasonLabel(reason: string): string {
   return reason.split(/[:(]/, 1)[0]!.trim().slice(0, 60) || 'unknown';
-}
-
-/** A sink as the delivery path drives it: its metrics, its health, its dead-letter entries. */
-function sinkTarget(sink: Sink, deps: PipelineServices, log: LogThrottle): DeliveryTarget<AuditEvent> {
-  const { metrics, health, clock, deadLetter } = deps;
-  return {
-    name: sink.name,
-    write: (events, signal) => sink.write(events, signal),
-    deadLetter: (events, reason, detail) => deadLetter.refused(sink.name, events, reason, detail),
-    report: {
-      delivered(count, startedMs) {
-        health.sinkRecovered(sink.name);
-        metrics.eventsDelivered.inc({ sink: sink.name }, count);
-        metrics.sinkWriteDuration.observe({ sink: sink.name }, (clock.now() - startedMs) / 1000);
-      },
-      retrying(attempt, delayMs, reason) {
-        health.sinkFailed(sink.name, reason);
-        metrics.sinkRetries.inc({ sink: sink.name });
-        log.warn(`retry:${sink.name}`, { sink: sink.name, attempt, retryInMs: delayMs, error: reason }, 'sink write failed; retrying');
-      },
-      refused(count, reason) {
-        health.sinkRecovered(sink.name);
-        metrics.deadLettered.inc({ kind: 'refused', component: sink.name }, count);
-        log.error(`refused:${sink.name}`, { sink: sink.name, events: count, reason }, 'sink refused events permanently; written to the dead-letter file');
-      },
-    },
-  };
 }

@@ -1,5 +1,6 @@
 import type { Cursor } from '../checkpoint/store.js';
 import type { AuditEvent, Reject } from '../event/event.js';
+import type { BackoffPolicy } from '../util/backoff.js';
 
 export type { Cursor };
 
@@ -36,13 +37,16 @@ export interface Source {
 export interface Sink {
   readonly name: string;
   /**
-   * Resolves only when the destination has acknowledged every event. Throws
-   * PermanentDeliveryError for a refusal that retrying cannot fix; anything else is retried.
+   * Resolves only when the destination has acknowledged every event. A sink does not retry: it
+   * throws TransientDeliveryError when trying again may help, PermanentDeliveryError (or any other
+   * error) when it cannot, and the pipeline retries or narrows (src/pipeline/deliver.ts).
    */
   write(events: readonly AuditEvent[], signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
   /** How long the sink may keep failing before /readyz reports it; default 5 minutes. */
   readonly failureThresholdMs?: number;
+  /** The backoff between retries of a failed write; default the pipeline's (1 s to 60 s). */
+  readonly retryBackoff?: BackoffPolicy;
 }
 
 /** A refusal that retrying will not fix (an HTTP 400, say): the batch goes to the dead-letter file. */

@@ -55,7 +55,7 @@ export class Metrics {
   });
   readonly sinkRetries = new Counter({
     name: `${PREFIX}sink_retries_total`,
-    help: 'Batch writes retried after a transient sink failure.',
+    help: 'Writes to a sink tried again after a transient failure (the pipeline retries; sinks never do).',
     labelNames: ['sink'],
     registers: [this.registry],
   });
@@ -174,12 +174,6 @@ export class Metrics {
     help: 'Time of one outbound HTTP request, from sending to the end of the response.',
     labelNames: ['target'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
-  readonly httpClientRetries = new Counter({
-    name: `${PREFIX}http_client_retries_total`,
-    help: 'Outbound HTTP requests sent again after a network error, timeout, 408, 429 or 5xx.',
-    labelNames: ['target'],
     registers: [this.registry],
   });
   readonly webhookBatchEvents = new Histogram({

@@ -39,4 +39,14 @@ export class Semaphore {
     if (next) next();
     else this.free++;
   }
+
+  /** Runs `work` holding a slot. */
+  async run<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    await this.acquire(signal);
+    try {
+      return await work();
+    } finally {
+      this.release();
+    }
+  }
 }

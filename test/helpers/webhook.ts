@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { webhookSinkSchema } from '../../src/sinks/webhook/config.js';
 import { FileDeadLetter } from '../../src/pipeline/dead-letter.js';
+import { deliver, sinkTarget } from '../../src/pipeline/deliver.js';
+import { LogThrottle } from '../../src/telemetry/log-throttle.js';
 import { WebhookSink } from '../../src/sinks/webhook/sink.js';
 import type { AuditEvent } from '../../src/event/event.js';
 import { Health } from '../../src/pipeline/health.js';
@@ -54,8 +56,9 @@ export interface SinkHarness {
 }
 
 /**
- * A webhook sink as createSink builds it, with fast test timings unless `settings` says otherwise;
- * closed after the test.
+ * A webhook sink as the bridge builds it, with fast test timings unless `settings` says otherwise,
+ * written to through the pipeline's delivery path (retries, narrowing, the dead-letter file), as
+ * the pipeline writes to it; closed after the test.
  */
 export async function webhookSink(
   url: string,
@@ -79,8 +82,11 @@ export async function webhookSink(
     retry: { initialBackoff: '5ms', maxBackoff: '40ms' },
     ...settings,
   });
-  const sink = new WebhookSink(config, { logger: logs.logger, metrics, clock, health, deadLetter, env: options.env ?? {} });
+  const sink = new WebhookSink(config, { logger: logs.logger, metrics, clock, env: options.env ?? {} });
   health.registerSink(name, sink.failureThresholdMs);
+  const log = new LogThrottle(logs.logger, () => clock.now());
+  const target = sinkTarget(sink, { metrics, health, clock, deadLetter }, log);
+  const delivery = { clock, backoff: sink.retryBackoff, log };
   onCleanup(async () => {
     await sink.close();
     await deadLetter.close();
@@ -91,7 +97,7 @@ export async function webhookSink(
     health,
     deadLetterPath,
     logs,
-    write: (events, signal = new AbortController().signal) => sink.write(events, signal),
+    write: (events, signal = new AbortController().signal) => deliver(target, events, signal, delivery),
   };
 }
 

@@ -434,6 +434,7 @@ describe('pipeline: one bad event never costs its neighbours', () => {
         return inner.rejects(source, rejects);
       },
       refused: inner.refused.bind(inner),
+      alerts: inner.alerts.bind(inner),
       close: () => inner.close(),
     };
     const rejects = [{ reason: 'not JSON', raw: 'x', ref: 'line 1' }];

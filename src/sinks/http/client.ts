@@ -3,7 +3,8 @@ import type { HttpClientFields } from './config.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { linkSignals } from '../../util/abort.js';
-import { backoffDelay, parseRetryAfter, type BackoffPolicy } from '../../util/backoff.js';
+import { PermanentDeliveryError, TransientDeliveryError } from '../../pipeline/types.js';
+import { parseRetryAfter } from '../../util/backoff.js';
 import { abortReason, type Clock } from '../../util/clock.js';
 import { classifyStatus } from './classify.js';
 import { CredentialError, Credentials } from './credentials.js';
@@ -18,7 +19,7 @@ export interface HttpClientSettings extends HttpClientFields {
 
 export interface HttpClientDeps {
   logger: Logger;
-  /** Backoff waits run on this clock (tests drive it); request timeouts are real time. */
+  /** Retry-After dates are read against this clock; request timeouts are real time. */
   clock: Clock;
   metrics?: Metrics;
   /** Names this client in metrics (`target` label) and logs: the sink or alert output. */
@@ -43,22 +44,6 @@ export type AttemptResult =
   | { outcome: 'transient'; status?: number; reason: string; retryAfterMs?: number }
   | { outcome: 'permanent'; status: number; reason: string; response: string };
 
-export type PostResult =
-  | { delivered: true; status: number; attempts: number }
-  | { delivered: false; status: number; reason: string; response: string; attempts: number };
-
-export interface RetryInfo {
-  attempt: number;
-  delayMs: number;
-  reason: string;
-  status?: number;
-}
-
-export interface RetryingPostRequest extends PostRequest {
-  /** Called before each backoff wait: the attempt failed transiently. */
-  onRetry?(info: RetryInfo): void;
-}
-
 class RequestTimeout extends Error {
   constructor(ms: number) {
     super(`no complete answer within ${ms} ms`);
@@ -68,17 +53,16 @@ class RequestTimeout extends Error {
 
 /**
  * POSTs bodies to one URL with the configured TLS, authentication, static headers and timeout,
- * and tells delivered, transient and permanent outcomes apart (classify.ts). `post` retries the
- * transient ones with exponential backoff and full jitter, honouring Retry-After, until the
- * request's signal aborts. It knows nothing of audit events: the webhook sink and the alert
- * outputs both build on it.
+ * and tells delivered, transient and permanent outcomes apart (classify.ts). Retrying is not its
+ * business: the delivery path (src/pipeline/deliver.ts) retries the sink's or alert output's write,
+ * with the backoff the settings give (retry.initialBackoff, retry.maxBackoff). It knows nothing of
+ * audit events: the webhook sink and the alert outputs both build on it.
  */
 export class HttpClient {
   readonly url: URL;
   private readonly dispatcher: Agent;
   private readonly credentials: Credentials;
   private readonly staticHeaders: Record<string, string>;
-  private readonly backoff: BackoffPolicy;
   private readonly timeoutMs: number;
 
   constructor(
@@ -87,7 +71,6 @@ export class HttpClient {
   ) {
     this.url = new URL(settings.url);
     this.timeoutMs = settings.requestTimeout;
-    this.backoff = { initialMs: settings.retry.initialBackoff, maxMs: settings.retry.maxBackoff };
     this.credentials = Credentials.from(settings, deps.env);
     this.staticHeaders = Object.fromEntries(Object.entries(settings.headers).map(([k, v]) => [k.toLowerCase(), v]));
     this.dispatcher = createDispatcher(
@@ -102,7 +85,7 @@ export class HttpClient {
   async attempt(req: PostRequest): Promise<AttemptResult> {
     if (req.signal?.aborted) throw abortReason(req.signal);
     const started = performance.now();
-    const result = await this.send(req);
+    const result = await this.exchange(req);
     if (req.signal?.aborted) throw abortReason(req.signal);
     const { metrics, target } = this.deps;
     if (metrics) {
@@ -114,36 +97,23 @@ export class HttpClient {
   }
 
   /**
-   * Sends until the receiver gives a definitive answer: delivered (2xx) or refused (permanent).
-   * Transient failures wait and try again for as long as the signal allows; when it aborts, this
-   * rejects with its reason.
+   * One request, as the delivery path wants it: resolves when delivered, throws
+   * TransientDeliveryError (network, timeout, 408, 429, 5xx; with Retry-After) or
+   * PermanentDeliveryError (any other answer, with the status and the start of the response) so
+   * that src/pipeline/deliver.ts retries or narrows. It never retries by itself.
    */
-  async post(req: RetryingPostRequest): Promise<PostResult> {
-    for (let attempt = 1; ; attempt++) {
-      const result = await this.attempt(req);
-      if (result.outcome === 'delivered') return { delivered: true, status: result.status, attempts: attempt };
-      if (result.outcome === 'permanent') {
-        return { delivered: false, status: result.status, reason: result.reason, response: result.response, attempts: attempt };
-      }
-      const delayMs = backoffDelay(attempt, this.backoff, result.retryAfterMs);
-      this.deps.metrics?.httpClientRetries.inc({ target: this.deps.target });
-      // Retries go on without limit: keep the log readable by reporting the first few and then every tenth.
-      if (attempt <= 3 || attempt % 10 === 0) {
-        this.deps.logger.warn(
-          { target: this.deps.target, attempt, ...(result.status !== undefined ? { status: result.status } : {}), error: result.reason, retryInMs: delayMs },
-          'HTTP delivery failed; retrying',
-        );
-      }
-      req.onRetry?.({ attempt, delayMs, reason: result.reason, ...(result.status !== undefined ? { status: result.status } : {}) });
-      await this.deps.clock.sleep(delayMs, req.signal);
-    }
+  async send(req: PostRequest): Promise<void> {
+    const result = await this.attempt(req);
+    if (result.outcome === 'delivered') return;
+    if (result.outcome === 'transient') throw new TransientDeliveryError(result.reason, result.retryAfterMs);
+    throw new PermanentDeliveryError(`HTTP ${result.status} from ${this.url.origin}`, { status: result.status, response: result.response });
   }
 
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
 
-  private async send(req: PostRequest): Promise<AttemptResult> {
+  private async exchange(req: PostRequest): Promise<AttemptResult> {
     let authorization: string | undefined;
     try {
       authorization = await this.credentials.authorization();

@@ -1,21 +1,26 @@
-// Alert outputs: where a rules sink sends the alerts it raises. Each resolves send() only when
-// the destination has every alert, retrying transient failures itself, so that the sink's write
-// acknowledges a batch only once its alerts are delivered.
+// Alert outputs: where a rules sink sends the alerts it raises. send() is one attempt: it resolves
+// when the destination has the alerts and throws TransientDeliveryError or PermanentDeliveryError
+// otherwise; the rules sink delivers through the pipeline's delivery path, which retries or
+// dead-letters (src/sinks/rules/sink.ts, src/pipeline/deliver.ts).
 import type { Writable } from 'node:stream';
 import type { AlertOutputConfig } from './config.js';
-import { PermanentDeliveryError } from '../../pipeline/types.js';
 import { alertToJSON, type Alert } from '../../rules/alert.js';
 import type { Priority } from '../../rules/priority.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Clock } from '../../util/clock.js';
-import { Semaphore } from '../../util/semaphore.js';
+import type { BackoffPolicy } from '../../util/backoff.js';
 import { HttpClient, type HttpClientSettings } from '../http/client.js';
+import { alertWriter, type OutputFormat, wantsColor } from '../stdout/format.js';
 import { slackPayload } from './slack.js';
 
 export interface AlertOutput {
   /** For logs and metrics: the type, numbered when a sink has several of one type (slack-2). */
   readonly name: string;
   readonly minPriority: Priority | undefined;
+  /** One alert per send (a POST each); else all of a write's alerts in one send. */
+  readonly perAlert: boolean;
+  /** Between retries; default the delivery path's. */
+  readonly backoff?: BackoffPolicy;
   send(alerts: readonly Alert[], signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
@@ -24,20 +29,26 @@ export interface AlertOutputContext {
   clock: Clock;
   logger: Logger;
   stdout?: Writable | undefined;
-  onRetry?: (output: string) => void;
 }
 
-/** Falco alerts as JSON lines, one per alert. */
+/** Falco alerts on stdout, one per line: Falco's JSON alert, or Falco's text line (format: text). */
 export class StdoutAlertOutput implements AlertOutput {
+  readonly perAlert = false;
+  private readonly render: (alert: Alert) => string;
+
   constructor(
     readonly name: string,
     readonly minPriority: Priority | undefined,
     private readonly out: Writable = process.stdout,
-  ) {}
+    format: OutputFormat = 'json',
+    color: boolean = wantsColor(out),
+  ) {
+    this.render = alertWriter(format, color);
+  }
 
   send(alerts: readonly Alert[]): Promise<void> {
     if (alerts.length === 0) return Promise.resolve();
-    const text = alerts.map((a) => `${alertToJSON(a)}\n`).join('');
+    const text = alerts.map((a) => `${this.render(a)}\n`).join('');
     return new Promise<void>((resolve, reject) => {
       this.out.write(text, (err) => (err ? reject(err) : resolve()));
     });
@@ -48,48 +59,23 @@ export class StdoutAlertOutput implements AlertOutput {
   }
 }
 
-/** Alerts POSTed one per request (what Falcosidekick and Slack expect), a few at a time. */
+/** Alerts POSTed one per request, what Falcosidekick and Slack expect. */
 export class HttpAlertOutput implements AlertOutput {
-  private readonly slots: Semaphore;
+  readonly perAlert = true;
+  readonly backoff: BackoffPolicy;
 
   constructor(
     readonly name: string,
     readonly minPriority: Priority | undefined,
     private readonly client: HttpClient,
     private readonly body: (alert: Alert) => string,
-    private readonly onRetry?: () => void,
-    concurrency = CONCURRENCY,
+    retry: { initialBackoff: number; maxBackoff: number },
   ) {
-    this.slots = new Semaphore(concurrency);
+    this.backoff = { initialMs: retry.initialBackoff, maxMs: retry.maxBackoff };
   }
 
   async send(alerts: readonly Alert[], signal: AbortSignal): Promise<void> {
-    const results = await Promise.allSettled(
-      alerts.map(async (alert) => {
-        await this.slots.acquire(signal);
-        try {
-          const result = await this.client.post({ body: this.body(alert), contentType: 'application/json', signal, onRetry: this.onRetry });
-          if (!result.delivered) {
-            throw new PermanentDeliveryError(`HTTP ${result.status} from ${this.client.url.origin}`, { status: result.status, response: result.response });
-          }
-        } finally {
-          this.slots.release();
-        }
-      }),
-    );
-    const refusals: { rule: string; auditID: string | null; reason: string; detail: Record<string, unknown> }[] = [];
-    for (const [i, result] of results.entries()) {
-      if (result.status === 'fulfilled') continue;
-      if (!(result.reason instanceof PermanentDeliveryError)) throw result.reason;
-      const alert = alerts[i]!;
-      refusals.push({ rule: alert.rule, auditID: alert.auditID, reason: result.reason.message, detail: result.reason.detail });
-    }
-    if (refusals.length > 0) {
-      throw new PermanentDeliveryError(`alert output ${this.name} refused ${refusals.length} of ${alerts.length} alerts: ${refusals[0]!.reason}`, {
-        output: this.name,
-        refusals,
-      });
-    }
+    for (const alert of alerts) await this.client.send({ body: this.body(alert), contentType: 'application/json', signal });
   }
 
   close(): Promise<void> {
@@ -107,9 +93,9 @@ export function createAlertOutputs(configs: readonly AlertOutputConfig[], ctx: A
     const name = counts.get(config.type)! > 1 ? `${config.type}-${n}` : config.type;
     switch (config.type) {
       case 'stdout':
-        return new StdoutAlertOutput(name, config.minPriority, ctx.stdout);
+        return new StdoutAlertOutput(name, config.minPriority, ctx.stdout, config.format);
       case 'webhook':
-        return new HttpAlertOutput(name, config.minPriority, client(name, config, ctx), alertToJSON, () => ctx.onRetry?.(name));
+        return new HttpAlertOutput(name, config.minPriority, client(name, config, ctx), alertToJSON, config.retry);
       case 'slack':
         // A Slack incoming webhook takes no auth but its URL; the rest of the client settings keep their defaults.
         return new HttpAlertOutput(
@@ -117,13 +103,13 @@ export function createAlertOutputs(configs: readonly AlertOutputConfig[], ctx: A
           config.minPriority,
           client(name, { ...config, headers: {}, insecureSkipVerify: false }, ctx),
           (alert) => JSON.stringify(slackPayload(alert, { channel: config.channel, username: config.username })),
-          () => ctx.onRetry?.(name),
+          config.retry,
         );
     }
   });
 }
 
-/** Alerts are POSTed one per request, this many at a time per output. */
+/** Connections kept per output: the rules sink sends this many alerts at a time (src/sinks/rules/sink.ts). */
 const CONCURRENCY = 4;
 
 function client(name: string, settings: HttpClientSettings, ctx: AlertOutputContext): HttpClient {

@@ -4,14 +4,13 @@ import { gzip as gzipCallback } from 'node:zlib';
 import PQueue from 'p-queue';
 import type { WebhookSinkConfig } from './config.js';
 import type { AuditEvent } from '../../event/event.js';
-import type { Health } from '../../pipeline/health.js';
-import type { Sink } from '../../pipeline/types.js';
+import { PermanentDeliveryError, type Sink } from '../../pipeline/types.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { whenAborted } from '../../util/abort.js';
 import { AbortError, abortReason, type Clock } from '../../util/clock.js';
-import type { DeadLetter } from '../../pipeline/dead-letter.js';
-import { HttpClient, type PostResult } from '../http/client.js';
+import { HttpClient } from '../http/client.js';
+import type { BackoffPolicy } from '../../util/backoff.js';
 import { Batch, WriteTicket } from './batch.js';
 import { BODY_FORMATS, buildBody, envelopeBytes, type BodyFormat } from './format.js';
 import { fitEvent, missingAuditFields } from './truncate.js';
@@ -22,29 +21,30 @@ export interface WebhookSinkDeps {
   logger: Logger;
   metrics: Metrics;
   clock: Clock;
-  health: Health;
-  deadLetter: DeadLetter;
   /** Where basicAuth.passwordEnv is looked up; process.env by default. */
   env?: NodeJS.ProcessEnv;
 }
 
 /**
- * POSTs events to an HTTP endpoint (DESIGN §6). Events of successive writes share batches cut by
- * count, bytes and time; up to maxConcurrentRequests bodies are in flight. The sink retries its
- * own requests (the pipeline never sees a failure), so a write resolves once every one of its
- * events is delivered or dead-lettered, and never before an earlier write has resolved. A write
- * whose signal aborts (the shutdown deadline) rejects at once; its batches stop with close().
+ * POSTs events to an HTTP endpoint. Events of successive writes share bodies cut by count, bytes
+ * and time, as the kube-apiserver's webhook batches them; up to maxConcurrentRequests bodies are
+ * in flight. Each body is sent once: a write resolves when every body carrying its events was
+ * accepted, and rejects as soon as one failed, transiently (the pipeline tries the write again
+ * after its backoff, retry.initialBackoff to retry.maxBackoff, or as Retry-After says) or for good
+ * (the pipeline narrows it to the events refused and dead-letters those alone). A write whose
+ * signal aborts (the shutdown deadline) rejects at once; its bodies stop with close().
  */
 export class WebhookSink implements Sink {
   readonly name: string;
   readonly failureThresholdMs: number;
+  readonly retryBackoff: BackoffPolicy;
   private readonly http: HttpClient;
   private readonly format: BodyFormat;
   private readonly queue: PQueue;
   private readonly closing = new AbortController();
   private pending: Batch | undefined;
   private pendingTimer: AbortController | undefined;
-  /** Settles after the latest write settled: each write waits for the one before it. */
+  /** Settles after the latest write settled: a write is acknowledged only after the ones before it. */
   private acknowledged: Promise<void> = Promise.resolve();
   private unsettled = 0;
   private closed = false;
@@ -55,6 +55,7 @@ export class WebhookSink implements Sink {
   ) {
     this.name = config.name;
     this.failureThresholdMs = config.failureThreshold;
+    this.retryBackoff = { initialMs: config.retry.initialBackoff, maxMs: config.retry.maxBackoff };
     this.format = BODY_FORMATS[config.format];
     this.queue = new PQueue({ concurrency: config.maxConcurrentRequests });
     // Each request in flight or backing off listens on it: bounded by maxConcurrentRequests, not a leak.
@@ -84,31 +85,35 @@ export class WebhookSink implements Sink {
       () => (this.unsettled -= events.length),
     );
 
-    const unfit: { event: AuditEvent; reason: string }[] = [];
+    // An event that cannot be sent is refused before anything is: the pipeline narrows the write
+    // to it and dead-letters it alone, and the others are written again without it.
+    const items: { text: string; bytes: number; event: AuditEvent }[] = [];
+    let truncated = 0;
     for (const event of events) {
       const missing = this.config.requireAuditFields ? missingAuditFields(event) : undefined;
       const fitted = missing !== undefined ? { ok: false as const, reason: missing } : fitEvent(event, this.config.maxEventBytes);
-      if (!fitted.ok) {
-        unfit.push({ event, reason: fitted.reason });
-        continue;
-      }
-      if (fitted.truncated) this.deps.metrics.webhookTruncated.inc({ sink: this.name });
+      if (!fitted.ok) return this.refuse(ticket, fitted.reason);
+      if (fitted.truncated) truncated++;
       const item = this.format.item(fitted.full, fitted.bytes, fitted.event);
       if (item.bytes + envelopeBytes(this.format, 1) > this.config.batchMaxBytes) {
         // The config keeps maxEventBytes below this; kept so that a body can never pass the cap.
-        unfit.push({ event, reason: `event of ${item.bytes} bytes does not fit a body of batchMaxBytes (${this.config.batchMaxBytes})` });
-        continue;
+        return this.refuse(ticket, `event of ${item.bytes} bytes does not fit a body of batchMaxBytes (${this.config.batchMaxBytes})`);
       }
-      this.append(item.text, item.bytes, fitted.event, ticket);
+      items.push({ text: item.text, bytes: item.bytes, event: fitted.event });
     }
-    if (unfit.length > 0) void this.deadLetterUnfit(unfit, ticket);
-
+    if (truncated > 0) this.deps.metrics.webhookTruncated.inc({ sink: this.name }, truncated);
+    for (const item of items) this.append(item.text, item.bytes, item.event, ticket);
     const mine = untilSettled(
       this.acknowledged.then(() => ticket.done),
       signal,
     );
     this.acknowledged = mine.catch(() => undefined);
     return mine;
+  }
+
+  private refuse(ticket: WriteTicket, reason: string): Promise<void> {
+    ticket.settle(Infinity);
+    return Promise.reject(new PermanentDeliveryError(reason));
   }
 
   async close(): Promise<void> {
@@ -157,52 +162,21 @@ export class WebhookSink implements Sink {
   }
 
   private async send(batch: Batch): Promise<void> {
-    const { metrics, health } = this.deps;
+    const { metrics } = this.deps;
     try {
       const text = buildBody(this.format, batch.items);
       metrics.webhookBatchEvents.observe({ sink: this.name }, batch.size);
       metrics.webhookBatchBytes.observe({ sink: this.name }, batch.bytes);
       const body = this.config.gzip ? await gzip(text) : text;
-      const result = await this.http.post({
+      await this.http.send({
         body,
         contentType: this.format.contentType,
         ...(this.config.gzip ? { headers: { 'content-encoding': 'gzip' } } : {}),
         signal: this.closing.signal,
-        onRetry: (info) => {
-          health.sinkFailed(this.name, info.reason);
-          metrics.sinkRetries.inc({ sink: this.name });
-        },
       });
-      health.sinkRecovered(this.name);
-      if (!result.delivered) await this.refused(batch, result);
       batch.settle();
     } catch (err) {
       batch.fail(err);
-    }
-  }
-
-  /** A permanent refusal: the batch is kept in the dead-letter file with the answer, and delivery goes on. */
-  private async refused(batch: Batch, result: Extract<PostResult, { delivered: false }>): Promise<void> {
-    const reason = `receiver refused the batch with HTTP ${result.status}`;
-    await this.deps.deadLetter.refused(this.name, batch.events, reason, { status: result.status, response: result.response });
-    this.deps.metrics.deadLettered.inc({ kind: 'refused', component: this.name }, batch.size);
-    // The response may echo event content, so it goes to the dead-letter file, not to the log.
-    this.deps.logger.error(
-      { sink: this.name, status: result.status, events: batch.size, bytes: batch.bytes },
-      'receiver refused a batch permanently; written to the dead-letter file',
-    );
-  }
-
-  private async deadLetterUnfit(unfit: readonly { event: AuditEvent; reason: string }[], ticket: WriteTicket): Promise<void> {
-    try {
-      for (const { event, reason } of unfit) {
-        await this.deps.deadLetter.refused(this.name, [event], reason);
-        this.deps.metrics.deadLettered.inc({ kind: 'refused', component: this.name });
-        this.deps.logger.error({ sink: this.name, auditID: event.auditID, reason }, 'event cannot be sent; written to the dead-letter file');
-      }
-      ticket.settle(unfit.length);
-    } catch (err) {
-      ticket.fail(err);
     }
   }
 }

@@ -1,4 +1,6 @@
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -77,6 +79,10 @@ class Endpoint {
 
 const servers: Endpoint[] = [];
 const sinks: RulesSink[] = [];
+// Alerts an output refuses are written here (one file per sink built), for the tests to read.
+const deadLetterDir = mkdtempSync(join(tmpdir(), 'kab-rules-sink-'));
+const deadLetterOf = new Map<RulesSink, string>();
+let built = 0;
 afterEach(async () => {
   for (const s of sinks.splice(0)) await s.close();
   for (const s of servers.splice(0)) await s.close();
@@ -93,7 +99,18 @@ function sink(config: Record<string, unknown>, options: { clock?: Clock; stdout?
   const metrics = options.metrics ?? new Metrics();
   const out = options.stdout ?? new PassThrough();
   const parsed = rulesSinkSchema.parse({ name: 'detections', type: 'rules', rules: ['config/rules/library.yaml'], enable: ['all'], ...config });
-  const created = createRulesSink(parsed, { logger: silentLogger(), metrics, clock: options.clock ?? systemClock, stdout: out, hostname: 'bridge-0' });
+  const clock = options.clock ?? systemClock;
+  const deadLetterPath = join(deadLetterDir, `dead-${++built}.jsonl`);
+  const created = createRulesSink(parsed, {
+    logger: silentLogger(),
+    metrics,
+    clock,
+    health: new Health(clock, metrics),
+    deadLetter: new FileDeadLetter(deadLetterPath),
+    stdout: out,
+    hostname: 'bridge-0',
+  });
+  deadLetterOf.set(created, deadLetterPath);
   sinks.push(created);
   return { sink: created, metrics, out };
 }
@@ -201,17 +218,24 @@ describe('rules sink', () => {
     }
   });
 
-  it('a permanent refusal (4xx) fails the write with PermanentDeliveryError naming the output and the alerts', async () => {
+  it('an alert refused for good (4xx) goes to the dead-letter file alone, with the output, the rule and the answer; the write resolves', async () => {
     const slack = await Endpoint.start();
     slack.replies = [{ status: 404, body: 'no_service' }];
     const { sink: s, metrics } = sink({ alerts: [{ type: 'slack', url: slack.url }] });
-    const error = await s.write(PRIVILEGED, new AbortController().signal).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(PermanentDeliveryError);
+    await s.write(PRIVILEGED, new AbortController().signal);
     const origin = new URL(slack.url).origin;
-    expect((error as Error).message).toBe(`alert output slack refused 1 of 1 alerts: HTTP 404 from ${origin}`);
-    expect((error as PermanentDeliveryError).detail).toEqual({
-      refused: [{ output: 'slack', refusals: [{ rule: 'Privileged pod created', auditID: PRIVILEGED[0]!.auditID, reason: `HTTP 404 from ${origin}`, detail: { status: 404, response: 'no_service' } }] }],
-    });
+    const dead = readJsonLines(deadLetterOf.get(s)!) as Record<string, unknown>[];
+    expect(dead).toMatchObject([
+      {
+        kind: 'alert',
+        sink: 'detections',
+        output: 'slack',
+        reason: `HTTP 404 from ${origin}`,
+        status: 404,
+        response: { size: 10, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown },
+        alerts: [{ rule: 'Privileged pod created', auditID: PRIVILEGED[0]!.auditID }],
+      },
+    ]);
     expect(slack.received).toHaveLength(1);
     expect(await metrics.registry.getSingleMetricAsString('kube_audit_bridge_alert_refusals_total')).toContain('output="slack"} 1');
   });
@@ -314,15 +338,17 @@ describe('rules sink in the pipeline', () => {
     expect(await store.load('src')).toEqual({ next: 2 });
     expect(slack.received.map((r) => (JSON.parse(r.body) as { text: string }).text)).toEqual(['*Warning* Privileged pod created', '*Notice* Pod exec or attach']);
     expect(lines(out).map((a) => a.rule)).toEqual(['Privileged pod created', 'Pod exec or attach']);
-    const dead = readJsonLines(deadLetterPath) as Record<string, unknown>[];
+    // The refused alert is kept (the events themselves were delivered to the sink, which evaluated them).
+    const dead = readJsonLines(deadLetterOf.get(rules)!) as Record<string, unknown>[];
     expect(dead).toHaveLength(1);
     expect(dead[0]).toMatchObject({
-      kind: 'refused',
+      kind: 'alert',
       sink: 'detections',
-      reason: `alert output slack refused 1 of 1 alerts: HTTP 400 from ${new URL(slack.url).origin}`,
+      output: 'slack',
+      reason: `HTTP 400 from ${new URL(slack.url).origin}`,
       // The receiver's answer may echo event content: without deadLetter.keepRaw only its size and digest are kept.
-      refused: [{ output: 'slack', refusals: [{ rule: 'Privileged pod created', detail: { status: 400, response: { size: 15, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown } } }] }],
-      events: [{ auditID: PRIVILEGED[0]!.auditID }],
+      response: { size: 15, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown },
+      alerts: [{ rule: 'Privileged pod created', auditID: PRIVILEGED[0]!.auditID }],
     });
     await store.close();
   });

@@ -51,18 +51,18 @@ describe('webhook sink over HTTPS with mutual TLS', () => {
     const f = await files();
     const r = await mtlsReceiver();
     const healthClock = new VirtualClock();
-    const { sink, metrics, health, logs } = await webhookSink(
+    const { write: deliver, metrics, health, logs } = await webhookSink(
       r.url,
       { caFile: f.wrongCa, certFile: f.clientCert, keyFile: f.clientKey, failureThreshold: '1m' },
       { healthClock },
     );
     health.markStarted();
     const abort = new AbortController();
-    const write = sink.write(makeEvents(0, 3), abort.signal);
+    const write = deliver(makeEvents(0, 3), abort.signal);
     write.catch(() => undefined);
     await eventually(async () => (await metricValue(metrics.httpClientRequests, { target: 'hook', code: 'network' })) >= 3);
     expect(r.requests).toHaveLength(0);
-    const retry = logs.lines().find((l) => l.msg === 'HTTP delivery failed; retrying');
+    const retry = logs.lines().find((l) => l.msg === 'sink write failed; retrying');
     expect(String(retry?.error)).toMatch(/certificate/i);
     // Failing for longer than failureThreshold shows in readiness (/readyz) and in sink_failing.
     expect(health.readiness().ready).toBe(true);
@@ -78,9 +78,9 @@ describe('webhook sink over HTTPS with mutual TLS', () => {
   it('fails without a client certificate: the receiver refuses the handshake', async () => {
     const f = await files();
     const r = await mtlsReceiver();
-    const { sink, metrics } = await webhookSink(r.url, { caFile: f.ca });
+    const { write: deliver, metrics } = await webhookSink(r.url, { caFile: f.ca });
     const abort = new AbortController();
-    const write = sink.write(makeEvents(0, 1), abort.signal);
+    const write = deliver(makeEvents(0, 1), abort.signal);
     write.catch(() => undefined);
     await eventually(async () => (await metricValue(metrics.httpClientRequests, { target: 'hook', code: 'network' })) >= 2);
     expect(r.requests).toHaveLength(0);
@@ -91,9 +91,9 @@ describe('webhook sink over HTTPS with mutual TLS', () => {
   it('fails with a client certificate from another CA', async () => {
     const f = await files();
     const r = await mtlsReceiver();
-    const { sink, metrics } = await webhookSink(r.url, { caFile: f.ca, certFile: f.strangerCert, keyFile: f.strangerKey });
+    const { write: deliver, metrics } = await webhookSink(r.url, { caFile: f.ca, certFile: f.strangerCert, keyFile: f.strangerKey });
     const abort = new AbortController();
-    const write = sink.write(makeEvents(0, 1), abort.signal);
+    const write = deliver(makeEvents(0, 1), abort.signal);
     write.catch(() => undefined);
     await eventually(async () => (await metricValue(metrics.httpClientRequests, { target: 'hook', code: 'network' })) >= 2);
     expect(r.requests).toHaveLength(0);
