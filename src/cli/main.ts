@@ -48,7 +48,8 @@ program
   .description('run the bridge end to end on embedded sample audit logs until interrupted')
   .option('--duration <duration>', 'stop after this long (e.g. 30s); default: until interrupted')
   .option('--port <port>', 'server port (default: any free port)', '0')
-  .action(exitWith((opts: { duration?: string; port: string }) => demoCommand(opts)));
+  .option('--json', 'print events and alerts as JSON lines (default: one readable line each)')
+  .action(exitWith((opts: { duration?: string; port: string; json?: boolean }) => demoCommand(opts)));
 
 program
   .command('convert')

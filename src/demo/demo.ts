@@ -6,6 +6,7 @@ import { Bridge } from '../bridge.js';
 import { configSchema } from '../config/schema.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { DemoPart, DemoPartFactory } from '../component/demo.js';
+import type { OutputFormat } from '../sinks/stdout/format.js';
 import { demoParts } from './parts.js';
 
 export interface DemoOptions {
@@ -17,6 +18,11 @@ export interface DemoOptions {
   signal?: AbortSignal;
   /** The parts to run; default all of them. */
   parts?: DemoPartFactory[];
+  /**
+   * How everything the demo prints on stdout is written (stdout sinks and stdout alert outputs):
+   * text for a person, json for programs; undefined leaves each part's own setting.
+   */
+  format?: OutputFormat;
 }
 
 export interface DemoSummary {
@@ -41,7 +47,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     for (const factory of options.parts ?? demoParts) parts.push(await factory({ workDir, logger }));
     const config = configSchema.parse({
       sources: parts.flatMap((p) => p.sources ?? []),
-      sinks: parts.flatMap((p) => p.sinks ?? []),
+      sinks: parts.flatMap((p) => p.sinks ?? []).map((sink) => (options.format ? onStdoutAs(sink, options.format) : sink)),
       checkpoint: { path: join(workDir, 'checkpoints.json') },
       deadLetter: { path: join(workDir, 'dead-letter.jsonl') },
       server: { host: '127.0.0.1', port: options.port ?? 0 },
@@ -67,4 +73,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     for (const part of parts.reverse()) await part.stop?.().catch((err: unknown) => logger.warn({ part: part.name, error: String(err) }, 'stopping demo part failed'));
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A part's sink config with what it writes to stdout set to `format`: a stdout sink itself, and
+ * the stdout alert outputs of a rules sink. Other sinks pass unchanged.
+ */
+function onStdoutAs(sink: Record<string, unknown>, format: OutputFormat): Record<string, unknown> {
+  if (sink.type === 'stdout') return { ...sink, format };
+  if (!Array.isArray(sink.alerts)) return sink;
+  const alerts = (sink.alerts as unknown[]).map((a) => (typeof a === 'object' && a !== null && (a as { type?: unknown }).type === 'stdout' ? { ...a, format } : a));
+  return { ...sink, alerts };
 }

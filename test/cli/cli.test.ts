@@ -145,8 +145,8 @@ describe('command line', () => {
     expect(result.stderr).toContain('webhook sources have nothing to drain');
   });
 
-  it('demo: replays the sample events through the bridge to stdout, with the rule library\'s alerts, and stops after --duration', async () => {
-    const result = await runCli(['demo', '--duration', '2s'], { timeoutMs: 30_000 });
+  it('demo --json: replays the sample events through the bridge to stdout as JSON lines, with the rule library\'s alerts, and stops after --duration', async () => {
+    const result = await runCli(['demo', '--duration', '2s', '--json'], { timeoutMs: 30_000 });
     expect(result.code).toBe(0);
     const lines = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     // The rules part's alerts share stdout with the events; they have Falco's alert fields.
@@ -177,5 +177,28 @@ describe('command line', () => {
     expect(alerts.length).toBeGreaterThanOrEqual(16);
     const ids = new Set(events.map((e) => e.auditID));
     expect(alerts.every((a) => a.source === 'k8s_audit' && a.cluster === 'demo-onprem' && ids.has(a.auditID))).toBe(true);
+  });
+
+  it('demo: prints events and alerts as readable text by default, one line each, no colour into a pipe', async () => {
+    const result = await runCli(['demo', '--duration', '2s'], { timeoutMs: 30_000 });
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n').filter(Boolean);
+    expect(lines.some((l) => l.startsWith('{'))).toBe(false);
+    expect(result.stdout).not.toContain('\u001b');
+    // An event: time, cluster, user, verb, resource, namespace/name, code (and a stage other than
+    // ResponseComplete); an alert: Falco's "<time of day>: <Priority> <message>".
+    const eventLine = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) {2,}(\S+) {2,}(\S+(?: as \S+)?) {2,}(\S+) {2,}(\S+) {2,}(\S+\/\S+) {2,}(\d{3}|-)(?: (RequestReceived|ResponseStarted|Panic))?$/;
+    const alertLine = /^\d\d:\d\d:\d\d\.\d{9}: (Emergency|Alert|Critical|Error|Warning|Notice|Informational|Debug) \S/;
+    const unmatched = lines.filter((l) => !eventLine.test(l) && !alertLine.test(l));
+    expect(unmatched).toEqual([]);
+    const onprem = lines.map((l) => eventLine.exec(l)).filter((m) => m?.[2] === 'demo-onprem');
+    // 40 sample events, 39 distinct (auditID, stage): the first replay at least.
+    expect(onprem.length).toBeGreaterThanOrEqual(39);
+    expect(onprem.map((m) => `${m![4]} ${m![5]} ${m![6]} ${m![7]}`)).toEqual(
+      expect.arrayContaining(['create secrets default/example-secret 201', 'create pods/exec default/nginx-deployment-7998647bdf-phvq7 101', 'delete configmaps default/my-config 200']),
+    );
+    const alerts = lines.filter((l) => alertLine.test(l));
+    expect(alerts.length).toBeGreaterThanOrEqual(16);
+    expect(alerts).toEqual(expect.arrayContaining([expect.stringMatching(/: Warning Privileged pod created \(user=system:serviceaccount:kube-system:replicaset-controller /)]));
   });
 });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parsePriority, PRIORITIES, PRIORITY_HINT, type Priority } from '../../rules/priority.js';
 import { componentName, httpUrl } from '../../config/fields.js';
 import { checkHttpClient, httpClientFields } from '../http/config.js';
+import { outputFormat } from '../stdout/config.js';
 
 export { PRIORITIES };
 export type { Priority };
@@ -19,7 +20,8 @@ const minPriority = z
   })
   .optional();
 
-const stdoutAlertSchema = z.strictObject({ type: z.literal('stdout'), minPriority });
+/** format json: Falco's JSON alert per line; text: Falco's text line ("<time>: <Priority> <message>"). */
+const stdoutAlertSchema = z.strictObject({ type: z.literal('stdout'), minPriority, format: outputFormat });
 const webhookAlertSchema = z
   .strictObject({ type: z.literal('webhook'), url: httpUrl(), minPriority, ...httpClientFields })
   .superRefine(checkHttpClient);

@@ -4,8 +4,8 @@ import { StdoutSink } from './sink.js';
 
 export const stdoutSink: SinkComponent<StdoutSinkConfig> = {
   type: 'stdout',
-  summary: 'JSON lines on stdout, one Event per line',
+  summary: 'events on stdout, one per line: JSON lines, or readable text (format: text)',
   schema: stdoutSinkSchema,
-  create: (config, ctx) => new StdoutSink(config.name, ctx.stdout),
+  create: (config, ctx) => new StdoutSink(config.name, ctx.stdout, config.format),
   demo: async (ctx) => (await import('./demo.js')).stdoutPart(ctx),
 };
