@@ -5,16 +5,18 @@
 import type { SinkComponent } from './component/sink.js';
 import type { SourceComponent } from './component/source.js';
 import { aksSource } from './sources/aks/index.js';
+import { aksEventHubsSource } from './sources/aks-eventhubs/index.js';
 import { eksSource } from './sources/eks/index.js';
 import { fileSource } from './sources/file/index.js';
 import { gkeSource } from './sources/gke/index.js';
+import { gkePubsubSource } from './sources/gke-pubsub/index.js';
 import { webhookSource } from './sources/webhook/index.js';
 import { fileSink } from './sinks/file/index.js';
 import { rulesSink } from './sinks/rules/index.js';
 import { stdoutSink } from './sinks/stdout/index.js';
 import { webhookSink } from './sinks/webhook/index.js';
 
-export const SOURCES = [gkeSource, eksSource, aksSource, webhookSource, fileSource] as const;
+export const SOURCES = [gkeSource, eksSource, aksSource, webhookSource, fileSource, gkePubsubSource, aksEventHubsSource] as const;
 
 export const SINKS = [webhookSink, fileSink, stdoutSink, rulesSink] as const;
 

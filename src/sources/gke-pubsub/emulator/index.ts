@@ -1,3 +1,4 @@
+import { stringOption, type EmulatorModule } from '../../../component/emulator.js';
 import { parsePubsubFaults, type PubsubFaults } from './faults.js';
 import { loadLogEntries } from './messages.js';
 import { PubsubEmulator, type MessageInfo, type PubsubStats } from './server.js';
@@ -93,3 +94,15 @@ export async function runPubsubEmulatorCommand(options: PubsubEmulatorCommandOpt
   });
   await emulator.close();
 }
+
+/** `kube-audit-bridge emulator pubsub`: the CLI's options (src/cli/emulator.ts) to runPubsubEmulatorCommand's. */
+export const pubsubEmulatorModule: EmulatorModule = {
+  runFromCli(options, signal) {
+    const subscription = stringOption(options, 'subscription');
+    if (subscription === undefined) throw new Error('--subscription projects/P/subscriptions/S is required');
+    return runPubsubEmulatorCommand(
+      { port: options.port, data: options.data, subscription, ...(options.faults === undefined ? {} : { faults: options.faults }) },
+      signal,
+    );
+  },
+};
