@@ -341,8 +341,8 @@ describe('Helm chart charts/kube-audit-bridge', () => {
     expect(enumOf('sources')).toEqual(SOURCES.map((c) => c.type).sort());
     expect(enumOf('sinks')).toEqual(SINKS.map((c) => c.type).sort());
   });
-  it('has the four examples the docs describe', () => {
-    expect(EXAMPLES).toEqual(['aks-rules-slack.yaml', 'eks-sysdig.yaml', 'gke-falco.yaml', 'selfmanaged-webhook-falco.yaml']);
+  it('has the five examples the docs describe', () => {
+    expect(EXAMPLES).toEqual(['aks-rules-slack.yaml', 'eks-sysdig.yaml', 'gke-falco.yaml', 'gke-pubsub-falco.yaml', 'selfmanaged-webhook-falco.yaml']);
   });
 
   it('lints cleanly with the default values and with each example (values checked against values.schema.json)', async () => {
