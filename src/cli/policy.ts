@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { text as streamText } from 'node:stream/consumers';
 import { goJSON } from '../event/encode.js';
-import { asTopLevelEvent, isPlainObject, validateEvent, type AuditEvent } from '../event/event.js';
+import { toNativeEvent } from '../event/parse.js';
 import { applyPolicy, loadPolicyFile } from '../process/policy.js';
 import { scrubEvent } from '../process/scrub.js';
 import { parseJsonOrLines } from '../util/json-input.js';
@@ -43,15 +43,14 @@ export async function policyApplyCommand(eventsFile: string, options: { policy: 
   for (const { value, ref } of values) {
     for (const { event, at } of eventsOf(value, ref)) {
       // v1beta1 events (apiservers before 1.24) are brought to v1, EventList items made top-level.
-      const candidate = isPlainObject(event) && (event.apiVersion === undefined || event.apiVersion === 'audit.k8s.io/v1beta1') ? asTopLevelEvent(event) : event;
-      const problems = validateEvent(candidate);
-      if (problems.length > 0) {
+      const parsed = toNativeEvent(event);
+      if (!parsed.ok) {
         counts.skipped++;
-        process.stderr.write(`${at}: skipped: not an audit event: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}\n`);
+        process.stderr.write(`${at}: skipped: not an audit event: ${parsed.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}\n`);
         continue;
       }
       counts.events++;
-      const outcome = applyPolicy(policy, candidate as AuditEvent);
+      const outcome = applyPolicy(policy, parsed.event);
       if (outcome.kind === 'dropped') counts[outcome.reason]++;
       else {
         counts.kept++;

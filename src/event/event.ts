@@ -102,11 +102,6 @@ export function isReject(value: AuditEvent | Reject): value is Reject {
   return typeof (value as Reject).reason === 'string' && !('auditID' in value && 'stage' in value);
 }
 
-/** The dedupe identity of an event: the apiserver keeps one auditID across the stages of a request. */
-export function eventKey(event: Pick<AuditEvent, 'auditID' | 'stage'>): string {
-  return `${event.auditID}\u0000${event.stage}`;
-}
-
 // RFC 3339 date-time: full date, 'T' (or 't'), time with optional fraction, Z or an offset.
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;

@@ -3,7 +3,6 @@
 // and the legacy AzureDiagnostics table (the whole Event JSON in log_s). Pure: no I/O, never throws.
 import {
   AUDIT_API_VERSION,
-  asTopLevelEvent,
   validatedMicroTime,
   describe,
   isPlainObject,
@@ -13,6 +12,7 @@ import {
   type AuditEvent,
   type Reject,
 } from '../../event/event.js';
+import { parseNativeEventText, salvageIdentity } from '../../event/parse.js';
 
 /** Azure Diagnostics cuts log_s at this many bytes (Azure/AKS#3316), leaving invalid JSON. */
 export const LOG_S_LIMIT_BYTES = 32_766;
@@ -41,20 +41,15 @@ export function normalizeAksRow(row: unknown, ctx: AksContext = {}, ref?: string
 
 // --- AzureDiagnostics: log_s ---------------------------------------------------------------
 
-const V1BETA1 = 'audit.k8s.io/v1beta1';
-
 export function normalizeDiagnosticsRow(row: AksRow, ctx: AksContext = {}, ref?: string): AuditEvent | Reject {
   const log = row.log_s;
   if (typeof log !== 'string' || log.trim() === '') {
     return reject(`log_s is missing or empty: the row is not a kube-audit record (got ${describe(log)})`, row, ref);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(log.charCodeAt(0) === 0xfeff ? log.slice(1) : log);
-  } catch (err) {
-    const bytes = Buffer.byteLength(log, 'utf8');
-    if (bytes >= LOG_S_LIMIT_BYTES) {
-      const id = salvage(log);
+  const parsed = parseNativeEventText(log);
+  if (!parsed.ok && parsed.kind === 'json') {
+    if (Buffer.byteLength(log, 'utf8') >= LOG_S_LIMIT_BYTES) {
+      const id = salvageIdentity(log, ['auditID', 'stage']);
       return reject(
         `log_s truncated by Azure Diagnostics at ${LOG_S_LIMIT_BYTES.toLocaleString('en-US')} bytes (Azure/AKS#3316): ` +
           `the event is not valid JSON and cannot be rebuilt${id ? ` (${id})` : ''}`,
@@ -62,28 +57,16 @@ export function normalizeDiagnosticsRow(row: AksRow, ctx: AksContext = {}, ref?:
         ref,
       );
     }
-    return reject(`log_s is not valid JSON: ${(err as Error).message}`, row, ref);
+    return reject(`log_s is not valid JSON: ${parsed.error}`, row, ref);
   }
-  if (!isPlainObject(parsed)) return reject(`log_s: expected an audit Event object, got ${describe(parsed)}`, row, ref);
-  if (parsed.kind !== undefined && parsed.kind !== 'Event') return reject(`log_s.kind: expected "Event", got ${describe(parsed.kind)}`, row, ref);
-  if (parsed.apiVersion !== undefined && parsed.apiVersion !== AUDIT_API_VERSION && parsed.apiVersion !== V1BETA1) {
-    return reject(`log_s.apiVersion: expected "${AUDIT_API_VERSION}", got ${describe(parsed.apiVersion)}`, row, ref);
+  if (!parsed.ok && parsed.kind === 'shape') {
+    const p = parsed.problems[0]!;
+    return reject(p.path === '(event)' ? `log_s: ${p.message}` : `log_s.${p.path}: ${p.message}`, row, ref);
   }
-  const event = asTopLevelEvent(parsed);
-  for (const key of ['requestReceivedTimestamp', 'stageTimestamp'] as const) {
-    const text = typeof event[key] === 'string' ? validatedMicroTime(event[key]) : undefined;
-    if (text !== undefined) event[key] = text;
-  }
-  return finish(event, row, ctx, ref, 'log_s.');
-}
-
-// The apiserver's own MicroTime text; validateEvent still checks the ranges of its fields.
-/** auditID and stage sit near the start of the apiserver's JSON, so a truncated log_s still has them. */
-function salvage(log: string): string | undefined {
-  const id = /"auditID":"([^"]{1,80})"/.exec(log)?.[1];
-  const stage = /"stage":"([A-Za-z]{1,40})"/.exec(log)?.[1];
-  if (!id) return undefined;
-  return stage ? `auditID ${id}, stage ${stage}` : `auditID ${id}`;
+  if (!parsed.ok) return reject(`invalid audit event: ${parsed.problems.map((p) => `log_s.${p.path}: ${p.message}`).join('; ')}`, row, ref);
+  const event = parsed.event;
+  for (const key of ['requestReceivedTimestamp', 'stageTimestamp'] as const) event[key] = validatedMicroTime(event[key]) ?? event[key];
+  return finish(event, row, ctx, ref, 'log_s.', {}, true);
 }
 
 // --- AKSAudit / AKSAuditAdmin: one column per field ------------------------------------------
@@ -183,8 +166,9 @@ function finish(
   ref: string | undefined,
   prefix: string,
   extra: Record<string, string> = {},
+  validated = false,
 ): AuditEvent | Reject {
-  const problems = validateEvent(event);
+  const problems = validated ? [] : validateEvent(event);
   if (problems.length > 0) {
     const text = problems.map((p) => `${prefix}${p.path}: ${p.message}`).join('; ');
     return reject(`invalid audit event: ${text}`, row, ref);

@@ -3,17 +3,8 @@
 // stamping the cluster identity the message itself does not carry. Pure: no I/O, never throws.
 import type { ConvertContext, Converter, ProviderRecord } from '../../component/converter.js';
 import { InputError } from '../../component/converter.js';
-import {
-  AUDIT_API_VERSION,
-  asTopLevelEvent,
-  validatedMicroTime,
-  describe,
-  isPlainObject,
-  sortKeys,
-  validateEvent,
-  type AuditEvent,
-  type Reject,
-} from '../../event/event.js';
+import { validatedMicroTime, describe, isPlainObject, sortKeys, type AuditEvent, type Reject } from '../../event/event.js';
+import { firstProblem, parseNativeEventText, salvageIdentity } from '../../event/parse.js';
 
 /** A FilterLogEvents response event (`FilteredLogEvent`). */
 export interface CloudWatchLogEvent {
@@ -31,7 +22,6 @@ export interface EksContext {
   accountId?: string | undefined;
 }
 
-const V1BETA1 = 'audit.k8s.io/v1beta1';
 /** EKS cuts oversized events near CloudWatch's 256 KB limit and appends this marker. */
 const TRUNCATED_MARKER = '[Truncated...]';
 
@@ -44,32 +34,20 @@ export function normalizeEksRecord(record: unknown, context: EksContext = {}, re
   const message = record.message;
   if (typeof message !== 'string') return reject(`not a log event: message: expected a string, got ${describe(message)}`);
 
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(message);
-  } catch (err) {
+  const parsed = parseNativeEventText(message);
+  if (!parsed.ok && parsed.kind === 'json') {
     const salvaged = salvage(message);
     if (message.trimEnd().endsWith(TRUNCATED_MARKER)) {
       return reject(`truncated message: cut by CloudWatch Logs at ${message.length} characters${salvaged}`);
     }
-    return reject(`malformed message: not JSON (${(err as Error).message})${salvaged}`);
+    return reject(`malformed message: not JSON (${parsed.error})${salvaged}`);
   }
-  if (!isPlainObject(parsed)) return reject(`malformed message: expected an audit Event object, got ${describe(parsed)}`);
-  if (parsed.kind !== undefined && parsed.kind !== 'Event') {
-    return reject(`malformed message: kind: expected "Event", got ${describe(parsed.kind)}`);
+  if (!parsed.ok && parsed.kind === 'shape') {
+    const p = parsed.problems[0]!;
+    return reject(`malformed message: ${p.path === '(event)' ? p.message : `${p.path}: ${p.message}`}`);
   }
-  if (parsed.apiVersion !== undefined && parsed.apiVersion !== AUDIT_API_VERSION && parsed.apiVersion !== V1BETA1) {
-    return reject(`malformed message: apiVersion: expected "${AUDIT_API_VERSION}", got ${describe(parsed.apiVersion)}`);
-  }
-
-  // asTopLevelEvent drops v1beta1's top-level `timestamp` and `metadata` (its creationTimestamp).
-  const event = asTopLevelEvent(parsed);
-  const problems = validateEvent(event);
-  if (problems.length > 0) {
-    const first = problems[0]!;
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
-    return reject(`invalid event: ${first.path}: ${first.message}${more}${salvage(message)}`);
-  }
+  if (!parsed.ok) return reject(`invalid event: ${firstProblem(parsed.problems)}${salvage(message)}`);
+  const event = parsed.event;
   canonicalizeTimes(event);
   // asTopLevelEvent built a fresh object, so the annotations are set on it rather than on a copy
   // (withAnnotations' spread of the whole event costs a third of the normalization time).
@@ -96,15 +74,9 @@ function canonicalizeTimes(event: AuditEvent): void {
 
 // The Event's identity sits near the start of the message (Go field order), so it usually
 // survives a cut; naming it lets an operator find the request in the apiserver's own log.
-const SALVAGE_FIELDS = ['auditID', 'stage', 'verb', 'requestURI'] as const;
-
 function salvage(message: string): string {
-  const found: string[] = [];
-  for (const field of SALVAGE_FIELDS) {
-    const m = new RegExp(`"${field}":"((?:[^"\\\\]|\\\\.){0,200})"`).exec(message);
-    if (m) found.push(`${field} ${m[1]}`);
-  }
-  return found.length > 0 ? ` (${found.join(', ')})` : '';
+  const found = salvageIdentity(message);
+  return found ? ` (${found})` : '';
 }
 
 /**
