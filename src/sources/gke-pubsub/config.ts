@@ -45,7 +45,7 @@ export const gkePubsubSourceSchema = z.strictObject({
   minAckDeadline: duration({ min: 1000, max: MAX_ACK_DEADLINE_MS }).prefault('10s'),
   maxAckDeadline: duration({ min: 1000, max: MAX_ACK_DEADLINE_MS }).prefault('10m'),
   /** How long a message's lease is extended while its batch is undelivered; after that Pub/Sub may redeliver it. */
-  maxLeaseExtension: duration({ min: 10_000, max: 24 * 3_600_000 }).prefault('1h'),
+  maxLeaseExtension: duration({ min: 1000, max: 24 * 3_600_000 }).prefault('1h'),
   /** run --once: the source ends once nothing new has arrived for this long. */
   quietPeriod: duration({ min: 100, max: 3_600_000 }).prefault('10s'),
   maxInFlightBatches: positiveInt('a whole number of batches, at least 1').optional(),
