@@ -94,7 +94,7 @@ export class Bridge {
     const deadLetter = new FileDeadLetter(config.deadLetter.path, {
       now: () => clock.now(),
       keepRaw: config.deadLetter.keepRaw,
-      scrub: deadLetterScrubber(config, processing),
+      scrub: deadLetterScrubber(config.deadLetter.scrubSecrets, processing),
     });
     const sinks = config.sinks.map((sinkConfig) => ({
       prepare: scrubberFor(sinkConfig),

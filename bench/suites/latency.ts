@@ -6,7 +6,7 @@ import { BenchReceiver, percentile, waitFor } from '../receiver.js';
 import { workload } from '../workload.js';
 import { PROVIDERS } from './end-to-end.js';
 
-// The defaults of DESIGN §4 (and the source schemas): the latency a user gets without tuning.
+// The sources' default poll settings (their schemas): the latency a user gets without tuning.
 const DEFAULT_POLL: Record<string, { pollInterval: number; settleLag: number }> = {
   gke: { pollInterval: 10, settleLag: 30 },
   eks: { pollInterval: 10, settleLag: 60 },

@@ -22,7 +22,7 @@ export interface ProviderRecord {
 }
 
 /**
- * One provider's converter for `convert --from` (DESIGN §9): picks the records out of the parsed
+ * One provider's converter for `convert --from` (the README's Command line section): picks the records out of the parsed
  * input (a JSON array, JSON lines, or the provider CLI's export shape) and normalizes each.
  * `normalize` is pure and never throws on bad input: it returns a Reject with a reason.
  */

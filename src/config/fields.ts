@@ -100,7 +100,7 @@ export function resolveStartFrom(start: StartFrom, nowMs: number): number {
 export const positiveInt = (hint: string) =>
   z.number({ error: hint }).int({ message: hint }).min(1, { message: hint });
 
-/** Settings every polling source shares; defaults differ per provider (DESIGN §4). */
+/** Settings every polling source shares; defaults differ per provider (each source's README). */
 export function pollingFields(defaults: { pollInterval: string; settleLag: string; overlap: string }) {
   return {
     pollInterval: duration({ min: 100 }).prefault(defaults.pollInterval),

@@ -20,7 +20,7 @@ export interface Readiness {
 }
 
 /**
- * What /readyz reports (DESIGN §10): each polling source has polled successfully within three
+ * What /readyz reports (the README's Operations section): each polling source has polled successfully within three
  * poll intervals, and no sink has been failing for longer than its threshold.
  */
 export class Health {

@@ -15,7 +15,7 @@ export interface PipelineOptions extends PipelineServices {
 }
 
 /**
- * Wires sources to sinks with the delivery guarantee of DESIGN §3. `run()` resolves when every
+ * Wires sources to sinks with the delivery guarantee of docs/architecture.md. `run()` resolves when every
  * source has ended (once mode) or after `stop()` has drained what was in flight.
  */
 export class Pipeline {

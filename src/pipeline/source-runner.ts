@@ -9,6 +9,7 @@ import { isAbortError, type Clock } from '../util/clock.js';
 import { Semaphore } from '../util/semaphore.js';
 import { CommitTracker } from './commit-tracker.js';
 import { LogThrottle } from '../telemetry/log-throttle.js';
+import type { ProcessStage } from '../process/stages.js';
 import { deliver, persist, sinkTarget, type DeliveryContext, type DeliveryTarget } from './deliver.js';
 import type { Health } from './health.js';
 import type { Sink, Source, SourceBatch } from './types.js';
@@ -19,8 +20,7 @@ export interface SinkBinding {
   prepare?: (events: AuditEvent[]) => AuditEvent[];
 }
 
-/** The process stages between dedupe and the sinks (policy, filters); identity by default. */
-export type ProcessStage = (events: AuditEvent[], source: string) => AuditEvent[];
+export type { ProcessStage };
 
 /** What every source runner shares, as handed to the Pipeline. */
 export interface PipelineServices {

@@ -1,9 +1,7 @@
-// Builds the processing stages from the config, in DESIGN's order: dedupe (in the source runner)
+// Builds the processing stages from the config, in this order: dedupe (in the source runner)
 // → policy → filters → scrub (per sink, as sinks may turn it off) → sinks.
-import type { Config, ProcessConfig } from '../config/schema.js';
-import type { SinkConfig } from '../config/sinks.js';
+import type { ProcessConfig } from './config.js';
 import type { AuditEvent } from '../event/event.js';
-import type { ProcessStage } from '../pipeline/source-runner.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { compileFilter, type EventFilter } from './filter.js';
 import { applyPolicyToAll, loadPolicyFile, type CompiledPolicy } from './policy.js';
@@ -45,9 +43,12 @@ export function compileProcessing(config: ProcessConfig): ProcessingLoad {
 }
 
 /** What `validate` and `run` report about the process section (the policy file, filters, scrub paths). */
-export function processProblems(config: Config): string[] {
+export function processProblems(config: { process: ProcessConfig }): string[] {
   return compileProcessing(config.process).problems;
 }
+
+/** The process stages between dedupe and the sinks (policy, filters), as the pipeline runs them per batch. */
+export type ProcessStage = (events: AuditEvent[], source: string) => AuditEvent[];
 
 /** The stage between dedupe and the sinks: the policy, then the filters. Counts what each drops, per source. */
 export function processStage(processing: CompiledProcessing, metrics: Metrics): ProcessStage {
@@ -74,7 +75,10 @@ export function processStage(processing: CompiledProcessing, metrics: Metrics): 
  * and the others reuse the result (they are handed the same array). Returns the per-sink stage, or
  * undefined for a sink that turned scrubbing off.
  */
-export function scrubberFactory(processing: CompiledProcessing, metrics: Metrics): (sink: SinkConfig) => ((events: AuditEvent[]) => AuditEvent[]) | undefined {
+export function scrubberFactory(
+  processing: CompiledProcessing,
+  metrics: Metrics,
+): (sink: { name: string; scrubSecrets?: boolean | undefined }) => ((events: AuditEvent[]) => AuditEvent[]) | undefined {
   const options: ScrubOptions = { secrets: true, paths: processing.scrubPaths };
   const done = new WeakMap<readonly AuditEvent[], { events: AuditEvent[]; scrubbed: number }>();
   return (sink) => {
@@ -92,8 +96,8 @@ export function scrubberFactory(processing: CompiledProcessing, metrics: Metrics
 }
 
 /** What the dead-letter file does to events: the sinks' scrubbing, unless deadLetter.scrubSecrets (or the process default) is off. */
-export function deadLetterScrubber(config: Config, processing: CompiledProcessing): ((event: AuditEvent) => AuditEvent) | undefined {
-  if (!(config.deadLetter.scrubSecrets ?? processing.scrubByDefault)) return undefined;
+export function deadLetterScrubber(scrubSecrets: boolean | undefined, processing: CompiledProcessing): ((event: AuditEvent) => AuditEvent) | undefined {
+  if (!(scrubSecrets ?? processing.scrubByDefault)) return undefined;
   const options: ScrubOptions = { secrets: true, paths: processing.scrubPaths };
   return (event) => scrubEvent(event, options);
 }

@@ -1,4 +1,4 @@
-// Alerts in Falco's JSON output shape (reference/rules.md §2), so Falcosidekick and anything else
+// Alerts in Falco's JSON output shape (src/rules/README.md), so Falcosidekick and anything else
 // that reads Falco alerts reads ours, plus the event's auditID and cluster.
 import { parseMicroTime } from '../event/event.js';
 import { priorityLabel } from './priority.js';

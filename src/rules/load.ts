@@ -1,4 +1,4 @@
-// Rule files (DESIGN §7), loaded in order. A file whose top level is a mapping with a `rules:` list
+// Rule files (src/rules/README.md), loaded in order. A file whose top level is a mapping with a `rules:` list
 // is a jpath file: an entry with a condition defines a rule, replacing an earlier rule of the same
 // name where it stood; an entry without one changes fields of an earlier rule (`enabled: true` on a
 // library rule, say). A file whose top level is a sequence is a Falco rule file (falco/): its

@@ -1,4 +1,4 @@
-// jpath paths (DESIGN §7): dot-separated keys; a numeric segment indexes an array; a key applied
+// jpath paths (src/rules/README.md): dot-separated keys; a numeric segment indexes an array; a key applied
 // to an array maps over its elements (nested arrays are flattened); `\.` is a dot inside a key and
 // `\\` a backslash. JSON null counts as missing, as Go's encoder writes null for "no value".
 import type { Field, ValueVisitor } from './predicate.js';

@@ -1,4 +1,4 @@
-// How jpath compares a value from the event with a literal (DESIGN §7): numerically when both are
+// How jpath compares a value from the event with a literal (src/rules/README.md): numerically when both are
 // numbers, otherwise as text, case-sensitively. Numbers and booleans read as their JSON text;
 // objects and arrays as compact JSON without quotes around keys and strings, so that
 // `contains "privileged:true"` finds a privileged container as Twistlock's published rule expects.

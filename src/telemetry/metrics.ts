@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 const PREFIX = 'kube_audit_bridge_';
 
 /**
- * The bridge's metrics (DESIGN §10), on a registry of their own so that several pipelines
+ * The bridge's metrics (the README's Operations section lists them), on a registry of their own so that several pipelines
  * (tests, the demo) can live in one process.
  */
 export class Metrics {

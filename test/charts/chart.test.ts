@@ -332,7 +332,6 @@ async function runNotesScript(notes: string, source: string, secrets: Record<str
 const CASES: [string, string[]][] = [['default values', []], ...EXAMPLES.map((file): [string, string[]] => [`example ${file}`, example(file)])];
 
 describe('Helm chart charts/kube-audit-bridge', () => {
-
   it("lists in values.schema.json exactly the source and sink types of the registry (src/registry.ts)", () => {
     const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as {
       properties: { config: { properties: Record<'sources' | 'sinks', { items: { properties: { type: { enum: string[] } } } }> } };
@@ -419,6 +418,10 @@ describe('Helm chart charts/kube-audit-bridge', () => {
         expect.objectContaining({ name: 'http', targetPort: 'http' }),
         expect.objectContaining({ name: 'metrics', targetPort: 'metrics' }),
       ]);
+      // Rendered exactly when the values enable it (the loop below must have something to check then).
+      const valuesFile = args[1];
+      const values = valuesFile === undefined ? {} : (parseYaml(readFileSync(valuesFile, 'utf8')) as { serviceMonitor?: { enabled?: boolean } });
+      expect(all(manifests, 'ServiceMonitor')).toHaveLength(values.serviceMonitor?.enabled === true ? 1 : 0);
       for (const monitor of all(manifests, 'ServiceMonitor')) {
         expect(service.metadata?.labels).toMatchObject(monitor.spec.selector.matchLabels!);
         expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'metrics', path: '/metrics' })]);

@@ -8,7 +8,7 @@ function manualClock(start = 0): Clock & { advance(ms: number): void } {
   return { now: () => now, sleep: () => Promise.resolve(), advance: (ms) => (now += ms) };
 }
 
-describe('Health (readiness of DESIGN §10)', () => {
+describe('Health (what /readyz reports)', () => {
   it('is not ready before the pipeline starts, nor while shutting down', () => {
     const h = new Health(manualClock());
     expect(h.readiness()).toEqual({ ready: false, problems: ['pipeline not started'] });

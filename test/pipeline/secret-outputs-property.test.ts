@@ -101,7 +101,7 @@ describe('no Secret value reaches an output (property)', () => {
             { sink: faulty, prepare: scrubFor(config.sinks[0]!) },
           ],
           checkpoints: await FileCheckpointStore.open(join(dir, 'checkpoints.json')),
-          deadLetter: new FileDeadLetter(join(dir, 'dead.jsonl'), { scrub: deadLetterScrubber(config, processing) }),
+          deadLetter: new FileDeadLetter(join(dir, 'dead.jsonl'), { scrub: deadLetterScrubber(config.deadLetter.scrubSecrets, processing) }),
           metrics,
           health: new Health(systemClock, metrics),
           logger: silentLogger(),

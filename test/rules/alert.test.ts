@@ -21,7 +21,7 @@ rules:
   },
 ]).rules;
 
-// The event behind the Falco alert quoted in reference/rules.md §2.
+// The event behind a Falco alert as Falco prints it (Falco's JSON output shape).
 const EVENT = {
   kind: 'Event',
   apiVersion: 'audit.k8s.io/v1',

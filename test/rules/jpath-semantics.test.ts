@@ -132,7 +132,7 @@ const TABLE: [string, boolean][] = [
   ['jpath("verb")\n  =\n  "create"', true],
 ];
 
-describe('jpath semantics (DESIGN §7)', () => {
+describe('jpath semantics (src/rules/README.md)', () => {
   it('has at least 50 rows', () => {
     expect(TABLE.length).toBeGreaterThanOrEqual(50);
   });

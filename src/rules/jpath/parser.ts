@@ -1,4 +1,4 @@
-// The jpath grammar (reference/rules.md §1) with the precedence DESIGN §7 decides: comparisons
+// The jpath grammar (src/rules/README.md) with the precedence the README decides: comparisons
 // bind tightest, then prefix `not` (on the next comparison or parenthesised group), then `and`,
 // then `or`; both left-associative.
 //

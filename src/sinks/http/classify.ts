@@ -1,4 +1,4 @@
-/** What a response status means for delivery (DESIGN §3). */
+/** What a response status means for delivery (docs/architecture.md, the delivery guarantee). */
 export type StatusClass = 'delivered' | 'transient' | 'permanent';
 
 /**

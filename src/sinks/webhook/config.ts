@@ -5,7 +5,7 @@ import { GENERIC_DEFAULTS, PRESETS, WEBHOOK_FORMATS, presetUrl } from './presets
 import { byteSize, componentName, duration, httpUrl, positiveInt } from '../../config/fields.js';
 import { checkHttpClient, httpClientFields } from '../http/config.js';
 
-// POSTs events to any HTTP endpoint (DESIGN §6). Batching names follow the kube-apiserver's
+// POSTs events to any HTTP endpoint (src/sinks/webhook/README.md). Batching names follow the kube-apiserver's
 // --audit-webhook-batch-* flags.
 const webhookSinkInput = z
   .strictObject({

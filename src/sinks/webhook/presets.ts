@@ -1,4 +1,4 @@
-// What `preset: falco` and `preset: sysdig` mean (reference/audit-event.md §4). Pure data and
+// What `preset: falco` and `preset: sysdig` mean (the presets table of src/sinks/webhook/README.md). Pure data and
 // functions: the config schema applies them after parsing.
 
 export const WEBHOOK_FORMATS = ['EventList', 'array', 'event', 'ndjson'] as const;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AksEmulator } from './emulator/server.js';
 import { kustoTime } from './kusto-time.js';
 import type { DemoPartFactory } from '../../component/demo.js';
-import { SAMPLES_DIR } from '../../demo/samples.js';
+import { SAMPLES_DIR } from '../../component/samples.js';
 import { sleepUnlessAborted } from '../webhook/demo.js';
 
 const WORKSPACE = '7d0a3e59-2c1f-4b8e-9a64-0f3c5b1d2e01';

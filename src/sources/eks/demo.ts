@@ -4,7 +4,7 @@ import { EksEmulator, type EmulatorRecord } from './emulator/server.js';
 import { goJSON } from '../../event/encode.js';
 import { formatMicroTime, isPlainObject } from '../../event/event.js';
 import type { DemoPartFactory } from '../../component/demo.js';
-import { SAMPLES_DIR } from '../../demo/samples.js';
+import { SAMPLES_DIR } from '../../component/samples.js';
 import { sleepUnlessAborted } from '../webhook/demo.js';
 
 const CLUSTER = 'demo-eks';

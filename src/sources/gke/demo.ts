@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { formatTimeNs } from './time.js';
 import type { DemoPartFactory } from '../../component/demo.js';
-import { SAMPLES_DIR } from '../../demo/samples.js';
+import { SAMPLES_DIR } from '../../component/samples.js';
 import { sleepUnlessAborted } from '../webhook/demo.js';
 
 const PROJECT = 'demo-project';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { formatMicroTime, type AuditEvent } from '../../event/event.js';
 import { AuditWebhookClient } from './apiserver-client.js';
 import type { DemoPartFactory } from '../../component/demo.js';
-import { loadSampleEvents } from '../../demo/samples.js';
+import { loadSampleEvents } from '../../component/samples.js';
 
 const REPLAY_INTERVAL_MS = 5000;
 

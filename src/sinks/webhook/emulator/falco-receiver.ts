@@ -46,7 +46,7 @@ export interface RefusedRequest {
 
 /**
  * A stand-in for Falco's k8saudit webhook (falcosecurity/plugins plugins/k8saudit, source.go),
- * enforcing its input rules (reference/audit-event.md §4): POST only (else 405), a Content-Type
+ * enforcing its input rules (the `falco` preset in src/sinks/webhook/README.md): POST only (else 405), a Content-Type
  * containing application/json (else 400), a body of at most 12 MiB (else 400); then 200 before
  * parsing, as Falco answers. Parsing then accepts an Event, an EventList or a JSON array of them,
  * and drops, as Falco does, an event without an RFC 3339 stageTimestamp or above 256 KiB; it also
