@@ -42,7 +42,7 @@ export function checkAksEventHubsSource(config: AksEventHubsSourceConfig): Compo
     if (store.containerUrl !== undefined && store.connectionStringFile !== undefined) {
       problems.push('.checkpointStore.connectionStringFile: containerUrl and connectionStringFile both name the container; set one of the two');
     }
-    if (store.connectionStringFile !== undefined && store.containerName === undefined) {
+    if (store.connectionStringFile !== undefined && store.containerUrl === undefined && store.containerName === undefined) {
       problems.push('.checkpointStore.containerName: the container to keep checkpoints in is required with connectionStringFile');
     }
     if (store.connectionStringFile !== undefined && store.credential !== undefined) {
