@@ -9,7 +9,7 @@ export const rulesSink: SinkComponent<RulesSinkConfig, RuleEngine> = {
   schema: rulesSinkSchema,
   check(config, ctx) {
     const loaded = loadSinkRules(config, ctx.cwd);
-    return { problems: loaded.problems.map((p) => `.rules: ${p}`), warnings: [], prepared: loaded.engine };
+    return { problems: loaded.problems.map((p) => `.rules: ${p}`), warnings: loaded.warnings.map((w) => `.rules: ${w}`), prepared: loaded.engine };
   },
   create: (config, ctx, engine) => createRulesSink(config, { ...ctx, engine }),
   demo: async (ctx) => (await import('./demo.js')).rulesPart(ctx),

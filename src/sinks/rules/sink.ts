@@ -48,13 +48,18 @@ export class RulesLoadError extends Error {
 }
 
 /** Loads, compiles and selects the rules of a rules sink config; returns the problems instead of throwing. */
-export function loadSinkRules(config: Pick<RulesSinkConfig, 'rules' | 'enable' | 'matching'>, cwd?: string): { engine?: RuleEngine; problems: string[] } {
+export function loadSinkRules(
+  config: Pick<RulesSinkConfig, 'rules' | 'enable' | 'matching'>,
+  cwd?: string,
+): { engine?: RuleEngine; problems: string[]; warnings: string[] } {
   const loaded = loadRuleFiles(config.rules, { cwd });
   const problems = loaded.problems.map(formatProblem);
+  // Falco's warnings (an unused macro, rules of another source skipped) are said, never refused.
+  const warnings = loaded.warnings.map(formatProblem);
   const enabled = enableRules(loaded.rules, config.enable);
   problems.push(...enabled.problems);
-  if (problems.length > 0) return { problems };
-  return { engine: new RuleEngine(enabled.rules, config.matching), problems };
+  if (problems.length > 0) return { problems, warnings };
+  return { engine: new RuleEngine(enabled.rules, config.matching), problems, warnings };
 }
 
 export function createRulesSink(config: RulesSinkConfig, ctx: RulesSinkContext): RulesSink {
