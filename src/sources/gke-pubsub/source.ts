@@ -105,6 +105,8 @@ class Intake {
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly startedAt: number;
   private lastMessageAt = 0;
+  /** When the pipeline last settled a batch (its acks go out then). */
+  private lastSettledAt = 0;
   /** When the client last reported a stream it retries. */
   private lastStreamEnd = -Infinity;
   /** The last stream error and when it came. */
@@ -153,13 +155,15 @@ class Intake {
         continue;
       }
       if (ctx.once) {
-        const quietFor = now - Math.max(this.startedAt, this.lastMessageAt, this.failure?.at ?? 0);
-        // Drained means a working stream had nothing for the quiet period; a failing one never is.
-        if (this.healthy(now) && quietFor >= config.quietPeriod) {
+        // Drained means a working stream had nothing for the quiet period while the source held
+        // nothing: messages the pipeline still holds count against flow control, and the service
+        // sends no more until they are acknowledged. A failing stream is never drained.
+        const quietFor = now - Math.max(this.startedAt, this.lastMessageAt, this.lastSettledAt, this.failure?.at ?? 0);
+        if (this.outstanding === 0 && this.healthy(now) && quietFor >= config.quietPeriod) {
           ctx.logger.info({ quietForMs: quietFor }, 'run --once: nothing new for the quiet period; finishing');
           return undefined;
         }
-        await this.sleep(Math.max(config.quietPeriod - quietFor, this.failure ? 1000 : 0, 50), signal);
+        await this.sleep(this.outstanding > 0 ? HEALTH_INTERVAL_MS : Math.max(config.quietPeriod - quietFor, this.failure ? 1000 : 0, 50), signal);
         continue;
       }
       await this.sleep(HEALTH_INTERVAL_MS, signal);
@@ -177,7 +181,9 @@ class Intake {
         if (outcome.delivered) message.ack();
         else message.nack();
       }
+      this.lastSettledAt = this.ctx.clock.now();
       if (--this.outstanding === 0) this.idle?.();
+      this.wake?.();
     };
   }
 

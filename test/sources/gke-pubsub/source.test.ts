@@ -210,6 +210,18 @@ describe('gke-pubsub source: run --once, errors and health', () => {
     expect(elapsed).toBeLessThan(8000);
   });
 
+  it('once: a quiet period spent waiting on a slow sink (flow control full) is not the end of the subscription', async () => {
+    const emulator = await res.emulator({ data: entries(50) });
+    const sink = new RecordingSink();
+    const write = sink.write.bind(sink);
+    // Each write outlasts the quiet period, and flow control (2 batches of 10) keeps the rest in Pub/Sub meanwhile.
+    sink.write = async (events, signal) => (await sleep(700), write(events, signal));
+    const h = await start(pubsubConfig(emulator.endpoint, { maxBatchMessages: 10, maxInFlightBatches: 1, quietPeriod: '500ms' }), [sink], { once: true });
+    await h.done;
+    expectOnce(sink, ids(50));
+    expect(emulator.stats()).toMatchObject({ acked: 50, ready: 0, outstanding: 0 });
+  });
+
   it('once with nothing to read ends after the quiet period', async () => {
     const emulator = await res.emulator({ data: [] });
     const started = Date.now();
