@@ -178,28 +178,35 @@ export const MAX_EVENT_DEPTH = 256;
 
 /**
  * The top-level field of `value` that nests objects and arrays deeper than `max`, or undefined.
- * Iterative, so it is safe on any input, and it stops at the first level too deep.
+ * Safe on any input: it stops at the first level too deep.
  */
 export function tooDeep(value: unknown, max = MAX_EVENT_DEPTH): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const nodes: object[] = [value];
-  const depths: number[] = [1];
-  const fields: string[] = [''];
-  while (nodes.length > 0) {
-    const node = nodes.pop()!;
-    const depth = depths.pop()!;
-    const field = fields.pop()!;
-    if (depth > max) return field || '(the event)';
-    for (const key in node) {
-      const child = (node as Record<string, unknown>)[key];
-      if (typeof child === 'object' && child !== null) {
-        nodes.push(child);
-        depths.push(depth + 1);
-        fields.push(field || key);
-      }
-    }
+  if (max < 1) return '(the event)';
+  // Recursion is safe here: it never goes deeper than `max` levels, whatever the input.
+  if (Array.isArray(value)) return exceeds(value, 1, max) ? '(the event)' : undefined;
+  for (const key in value) {
+    const child = (value as Record<string, unknown>)[key];
+    if (typeof child === 'object' && child !== null && exceeds(child, 2, max)) return key;
   }
   return undefined;
+}
+
+/** Whether `node`, at `depth`, has objects or arrays nested below `max`. */
+function exceeds(node: object, depth: number, max: number): boolean {
+  if (depth > max) return true;
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const child: unknown = node[i];
+      if (typeof child === 'object' && child !== null && exceeds(child, depth + 1, max)) return true;
+    }
+    return false;
+  }
+  for (const key in node) {
+    const child = (node as Record<string, unknown>)[key];
+    if (typeof child === 'object' && child !== null && exceeds(child, depth + 1, max)) return true;
+  }
+  return false;
 }
 
 export interface ValidationProblem {

@@ -13,7 +13,7 @@ const deepText = (depth: number): string => `${'{"d":'.repeat(depth)}1${'}'.repe
 const eventText = (depth: number): string => JSON.stringify({ ...makeEvent(1), requestObject: 'DEEP' }).replace('"DEEP"', deepText(depth));
 
 describe('nesting depth', () => {
-  it('tooDeep measures iteratively: a value 100,000 levels deep is caught without exhausting the stack', () => {
+  it('tooDeep stops at the cap: a value 100,000 levels deep is caught without exhausting the stack', () => {
     const value: unknown = JSON.parse(eventText(100_000));
     expect(tooDeep(value)).toBe('requestObject');
     expect(tooDeep(JSON.parse(eventText(MAX_EVENT_DEPTH - 1)))).toBeUndefined(); // the event is level 1: 255 more levels fit
