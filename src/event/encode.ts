@@ -15,3 +15,17 @@ export function goJSON(value: unknown): string {
   // These characters can only occur inside JSON strings, so a plain replace is safe.
   return GO_ESCAPED.test(text) ? text.replace(GO_ESCAPED, (c) => GO_ESCAPES[c]!) : text;
 }
+
+// The same event object goes to every sink that scrubs (they share one scrubbed batch) and to
+// every retry of a write: its text is made once. A WeakMap, so it lives as long as the event.
+const encoded = new WeakMap<object, string>();
+
+/** goJSON of an event, computed once per event object for all the sinks and retries that encode it. */
+export function encodeOnce(event: object): string {
+  let text = encoded.get(event);
+  if (text === undefined) {
+    text = goJSON(event);
+    encoded.set(event, text);
+  }
+  return text;
+}

@@ -1,5 +1,5 @@
 import type { AuditEvent } from '../../event/event.js';
-import { goJSON } from '../../event/encode.js';
+import { encodeOnce } from '../../event/encode.js';
 import type { Sink } from '../../pipeline/types.js';
 import { JsonLinesAppender } from '../../util/jsonl-appender.js';
 
@@ -15,7 +15,7 @@ export class FileSink implements Sink {
   }
 
   write(events: readonly AuditEvent[]): Promise<void> {
-    return this.out.append(events.map((e) => goJSON(e)));
+    return this.out.append(events.map((e) => encodeOnce(e)));
   }
 
   close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { AUDIT_API_VERSION, type AuditEvent } from '../../event/event.js';
-import { goJSON } from '../../event/encode.js';
+import { encodeOnce, goJSON } from '../../event/encode.js';
 import type { WebhookFormat } from './presets.js';
 
 // How the kube-apiserver's encoder begins a top-level Event (kind and apiVersion first).
@@ -48,7 +48,7 @@ export const BODY_FORMATS: Record<WebhookFormat, BodyFormat> = {
 
 /** The event as a top-level v1 Event in the apiserver's encoding (kind and apiVersion first). */
 export function encodeEvent(event: AuditEvent): string {
-  if (event.kind === 'Event' && event.apiVersion === AUDIT_API_VERSION) return goJSON(event);
+  if (event.kind === 'Event' && event.apiVersion === AUDIT_API_VERSION) return encodeOnce(event);
   const { kind: _kind, apiVersion: _apiVersion, ...rest } = event;
   return goJSON({ kind: 'Event', apiVersion: AUDIT_API_VERSION, ...rest });
 }
