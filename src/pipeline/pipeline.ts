@@ -124,6 +124,8 @@ export class Pipeline {
   private updateAgeMetrics(): void {
     const now = this.options.clock.now();
     const { metrics } = this.options;
+    // sink_failing is set as readiness is computed: a scrape must not depend on the probes running.
+    this.options.health.readiness();
     metrics.sourceStalled.reset();
     for (const stall of this.stalls()) for (const what of stall.waitingFor) metrics.sourceStalled.set({ source: stall.source, waiting_for: what }, 1);
     for (const runner of this.runners) {

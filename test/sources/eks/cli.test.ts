@@ -108,7 +108,7 @@ server: { host: 127.0.0.1, port: 0 }
   });
 
   it('demo: an EKS source polls the emulator through the real SDK', async () => {
-    const result = await runCli(['demo', '--duration', '4s'], { timeoutMs: 30_000 });
+    const result = await runCli(['demo', '--duration', '4s', '--json'], { timeoutMs: 30_000 });
     expect(result.code).toBe(0);
     const lines = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     const eks = lines.filter((l) => (l.annotations as Record<string, string> | undefined)?.cluster_name === 'demo-eks') as unknown as AuditEvent[];
