@@ -9,11 +9,19 @@ let counter = 0;
  * directory so the rename itself is durable.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await writeChunksAtomic(path, [data]);
+}
+
+/**
+ * writeFileAtomic for content made chunk by chunk, so that a large file (a saved dedupe window)
+ * never sits in memory whole.
+ */
+export async function writeChunksAtomic(path: string, chunks: Iterable<string | Uint8Array>): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${++counter}`;
   try {
     const file = await open(tmp, 'w', 0o600);
     try {
-      await file.writeFile(data);
+      for (const chunk of chunks) await file.writeFile(chunk);
       await file.sync();
     } finally {
       await file.close();

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { prepareDirectory, writeFileAtomic } from './atomic-write.js';
+import { prepareDirectory, writeChunksAtomic, writeFileAtomic } from './atomic-write.js';
+import { DEDUPE_KEY_LENGTH, packDedupeKeys, unpackDedupeKeys, writeDedupeKey } from './dedupe-keys.js';
 import { CheckpointError, type CheckpointStore, type Cursor } from './store.js';
 
 interface CheckpointFile {
@@ -7,10 +8,19 @@ interface CheckpointFile {
   sources: Record<string, { cursor: Cursor; savedAt: string }>;
 }
 
+/**
+ * The dedupe windows' file: each source's keys, oldest first, as src/checkpoint/dedupe-keys.ts writes
+ * them (16 hex digits; a file of an earlier version holds `auditID#code` strings, which load as their
+ * hashes). An earlier version reads this one too: its keys are strings it never matches, so after a
+ * downgrade duplicates can pass, but it starts.
+ */
 interface DedupeFile {
   version: 1;
   sources: Record<string, string[]>;
 }
+
+/** Keys per write when a window is saved: about 76 KB each. */
+const KEYS_PER_CHUNK = 4096;
 
 /**
  * Cursors of every source in one JSON file, replaced atomically on each save. Saves are
@@ -20,12 +30,14 @@ interface DedupeFile {
  */
 export class FileCheckpointStore implements CheckpointStore {
   private writing: Promise<void> | undefined;
+  private dedupeWriting: Promise<void> = Promise.resolve();
   private pending: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
 
   private constructor(
     readonly path: string,
     private readonly state: CheckpointFile,
-    private readonly dedupe: DedupeFile,
+    /** Every source's window as last saved or loaded, packed (8 bytes a key): a save rewrites them all. */
+    private readonly dedupe: Map<string, Uint32Array>,
     private readonly now: () => Date,
   ) {}
 
@@ -40,7 +52,8 @@ export class FileCheckpointStore implements CheckpointStore {
       throw new CheckpointError(path, `cannot be prepared (${(err as Error).message})`);
     }
     const state = await readJson(path, isCheckpointFile, { version: 1, sources: {} });
-    const dedupe = await readJson(dedupePathOf(path), isDedupeFile, { version: 1, sources: {} });
+    const file = await readJson(dedupePathOf(path), isDedupeFile, { version: 1, sources: {} });
+    const dedupe = new Map(Object.entries(file.sources).map(([source, keys]) => [source, packDedupeKeys(keys)]));
     return new FileCheckpointStore(path, state, dedupe, now);
   }
 
@@ -49,7 +62,8 @@ export class FileCheckpointStore implements CheckpointStore {
   }
 
   async loadDedupe(source: string): Promise<readonly string[]> {
-    return this.dedupe.sources[source] ?? [];
+    const packed = this.dedupe.get(source);
+    return packed ? unpackDedupeKeys(packed) : [];
   }
 
   save(source: string, cursor: Cursor): Promise<void> {
@@ -57,9 +71,13 @@ export class FileCheckpointStore implements CheckpointStore {
     return this.scheduleWrite();
   }
 
-  async saveDedupe(windows: ReadonlyMap<string, readonly string[]>): Promise<void> {
-    for (const [source, keys] of windows) this.dedupe.sources[source] = [...keys];
-    await writeFileAtomic(this.dedupePath, JSON.stringify(this.dedupe));
+  saveDedupe(windows: ReadonlyMap<string, readonly string[]>): Promise<void> {
+    for (const [source, keys] of windows) this.dedupe.set(source, packDedupeKeys(keys));
+    // One write at a time, each of the windows as they were when it began: the last save wins.
+    const sources = [...this.dedupe];
+    const write = this.dedupeWriting.catch(() => undefined).then(() => writeChunksAtomic(this.dedupePath, dedupeFileChunks(sources)));
+    this.dedupeWriting = write;
+    return write;
   }
 
   savedAt(source: string): Date | undefined {
@@ -69,6 +87,7 @@ export class FileCheckpointStore implements CheckpointStore {
 
   async close(): Promise<void> {
     while (this.writing) await this.writing.catch(() => undefined);
+    await this.dedupeWriting.catch(() => undefined);
   }
 
   private scheduleWrite(): Promise<void> {
@@ -99,6 +118,35 @@ export class FileCheckpointStore implements CheckpointStore {
       if (next) this.scheduleWrite().then(next.resolve, next.reject);
     }
   }
+}
+
+/**
+ * The dedupe file's JSON, {"version":1,"sources":{"name":["<key>",...],...}}, in chunks of
+ * KEYS_PER_CHUNK keys, so that a 500,000-key window is never one 10 MB string.
+ */
+export function* dedupeFileChunks(sources: readonly (readonly [string, Uint32Array])[]): Generator<string | Uint8Array> {
+  yield '{"version":1,"sources":{';
+  let firstSource = true;
+  for (const [source, packed] of sources) {
+    yield `${firstSource ? '' : ','}${JSON.stringify(source)}:[`;
+    firstSource = false;
+    const keys = packed.length / 2;
+    for (let from = 0; from < keys; from += KEYS_PER_CHUNK) {
+      const to = Math.min(keys, from + KEYS_PER_CHUNK);
+      // Each key is "<16 hex digits>" and a comma before all but the first.
+      const chunk = Buffer.allocUnsafe((to - from) * (DEDUPE_KEY_LENGTH + 3));
+      let pos = 0;
+      for (let k = from; k < to; k++) {
+        if (k > 0) chunk[pos++] = 0x2c;
+        chunk[pos++] = 0x22;
+        pos = writeDedupeKey(chunk, pos, packed[2 * k]!, packed[2 * k + 1]!);
+        chunk[pos++] = 0x22;
+      }
+      yield chunk.subarray(0, pos);
+    }
+    yield ']';
+  }
+  yield '}}';
 }
 
 export function dedupePathOf(path: string): string {
