@@ -7,6 +7,7 @@ import { eksSuite } from './eks.js';
 import { falcoSuite } from './falco.js';
 import { endToEndSuite } from './end-to-end.js';
 import { gkeSuite } from './gke.js';
+import { gkePubsubSuite } from './gke-pubsub.js';
 import { hostileSuite } from './hostile.js';
 import { latencySuite } from './latency.js';
 import { normalizersSuite } from './normalizers.js';
@@ -23,6 +24,7 @@ export const suites: Suite[] = [
   ceilingSuite,
   normalizersSuite,
   gkeSuite,
+  gkePubsubSuite,
   eksSuite,
   aksSuite,
   cpuPipelineSuite,

@@ -23,6 +23,9 @@ type Config = Pick<
 /** A stream the service ends is opened again by the client after at most this long (its default is 60 s). */
 export const STREAM_RETRY_MAX_MS = 10_000;
 
+/** How long the client gathers acks before it sends them. */
+export const ACK_FLUSH_MS = 10;
+
 export interface PubsubClient {
   /** A new subscriber on the configured subscription; it opens when a 'message' listener is added. */
   subscription(): Subscription;
@@ -59,6 +62,10 @@ export async function createPubsubClient(config: Config): Promise<PubsubClient> 
     minAckDeadline: Duration.from({ milliseconds: config.minAckDeadline }),
     maxAckDeadline: Duration.from({ milliseconds: Math.max(config.minAckDeadline, config.maxAckDeadline) }),
     maxExtensionTime: Duration.from({ milliseconds: config.maxLeaseExtension }),
+    // Acks and modacks go out this soon after a batch settles (the client's default is 100 ms): the
+    // messages of a settled batch count against flow control until Pub/Sub has the ack, and after a
+    // crash those acked too late come back. A settled batch's acks leave in one call anyway.
+    batching: { maxMilliseconds: ACK_FLUSH_MS },
     streamingOptions: { maxStreams: config.streams, retryMaxBackoff: Duration.from({ milliseconds: STREAM_RETRY_MAX_MS }) },
     // A subscriber that closes (the source stopping, or the client after an error it does not
     // retry) keeps extending and acknowledging what it holds until the pipeline has settled it;

@@ -49,7 +49,7 @@ describe('gke-pubsub source: acknowledged only after delivery', () => {
 
     await waitFor('three batches at the held sink', () => slow.writes.length === 3);
     await waitFor('the fast sink has all', () => fast.received.length === 30);
-    await sleep(500); // more than the client's ack batching (100 ms): an ack would have been sent
+    await sleep(500); // far more than the client's ack batching (10 ms): an ack would have been sent
     expect(emulator.stats()).toMatchObject({ acked: 0, outstanding: 30, ready: 0, nacked: 0 });
 
     slow.writes[1]!.release();

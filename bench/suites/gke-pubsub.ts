@@ -1,0 +1,138 @@
+import { rmSync } from 'node:fs';
+import { startPubsubEmulator, type RunningPubsubEmulator } from '../../src/sources/gke-pubsub/emulator/index.js';
+import { BridgeProcess } from '../child.js';
+import { writeBridgeConfig } from '../bridge-config.js';
+import { jsonCeiling, withBaseline, type Figure, type Suite } from '../harness.js';
+import { gkeEntries } from '../providers.js';
+import { BenchReceiver, percentile, waitFor } from '../receiver.js';
+import { CEILING_LABEL, workload } from '../workload.js';
+
+const SUBSCRIPTION = 'projects/bench/subscriptions/kube-audit';
+/** Below this a rate says more about start-up and timer granularity than about the bridge. */
+const MIN_RUN_SECONDS = 5;
+
+/** The gke-pubsub source block, with its defaults, pointed at the emulator. */
+function source(emulator: RunningPubsubEmulator): Record<string, unknown> {
+  return { name: 'bench', type: 'gke-pubsub', subscription: SUBSCRIPTION, endpoint: emulator.endpoint, insecure: true };
+}
+
+/** A bridge process; at log level warn it never says it listens, and its exit must not be an unhandled rejection. */
+function started(config: string): BridgeProcess {
+  const bridge = BridgeProcess.start(config);
+  bridge.port().catch(() => undefined);
+  return bridge;
+}
+
+/** Publishes `count` GKE entries (the samples grown to 1-20 KB) in chunks, so the entries are never all in memory as objects. */
+function publish(emulator: RunningPubsubEmulator, count: number, startMs: number, prefix: string): string[] {
+  const ids: string[] = [];
+  for (let first = 0; first < count; first += 5000) {
+    const chunk = gkeEntries(Math.min(5000, count - first), startMs + first / 10, 2 + first, `${prefix}-${first}`);
+    emulator.publish(chunk);
+    for (const e of chunk) ids.push(e.insertId as string);
+  }
+  return ids;
+}
+
+/**
+ * GKE through Pub/Sub: a Log Router sink's messages in the emulator (this process), the bridge in
+ * its own process streaming them with the official client, a webhook sink posting to a loopback
+ * receiver (this process). Throughput over a backlog, and the latency of a trickle.
+ */
+export const gkePubsubSuite: Suite = {
+  name: 'gke-pubsub',
+  description: 'GKE via Pub/Sub: emulator → @google-cloud/pubsub streaming pull → bridge process → webhook sink → loopback receiver; events/s and delivery latency p50/p99',
+  async run(ctx) {
+    const w = await workload(ctx.quick);
+    const figures: Figure[] = [];
+    figures.push(...(await throughput(ctx.quick ? 4000 : 100_000, w.ceiling.eventsPerSecond, (m) => ctx.log(m))));
+    figures.push(...(await latency(ctx.quick ? 4 : 60, (m) => ctx.log(m), ctx.quick)));
+    return figures;
+  },
+};
+
+async function throughput(count: number, ceiling: number, log: (m: string) => void): Promise<Figure[]> {
+  const emulator = await startPubsubEmulator({ subscription: SUBSCRIPTION });
+  const receiver = await new BenchReceiver().start();
+  const { file, dir } = writeBridgeConfig([source(emulator)], receiver.url);
+  try {
+    publish(emulator, count, Date.now() - 3_600_000, 'tp');
+    const texts = emulator.snapshot().slice(0, 5000).map((m) => m.data.toString('utf8'));
+    const own = await jsonCeiling(texts, 1000);
+    const bridge = started(file);
+    let first = 0;
+    let cpuAtFirst = 0;
+    let lastLog = Date.now();
+    try {
+      await waitFor(
+        () => receiver.events >= count,
+        30 * 60_000,
+        () => {
+          if (first === 0 && receiver.events > 0) {
+            first = Date.now();
+            cpuAtFirst = bridge.cpuSeconds();
+          }
+          if (Date.now() - lastLog > 10_000) {
+            lastLog = Date.now();
+            log(`gke-pubsub: ${receiver.events.toLocaleString('en-US')} of ${count.toLocaleString('en-US')} events delivered, bridge RSS ${bridge.rssMb().toFixed(0)} MB`);
+          }
+        },
+        100,
+      );
+      const seconds = (Date.now() - first) / 1000;
+      const cpu = (bridge.cpuSeconds() - cpuAtFirst) / Math.max(seconds, 0.001);
+      const peak = bridge.peakRssMb();
+      await waitFor(() => emulator.stats().acked >= count, 60_000);
+      const stats = emulator.stats();
+      log(`gke-pubsub: ${count} events in ${seconds.toFixed(1)} s, bridge CPU ${(100 * cpu).toFixed(0)}% of a core, peak RSS ${peak.toFixed(0)} MB; emulator: ${stats.delivered} deliveries, ${stats.redelivered} redelivered, ${stats.acked} acked`);
+      if (seconds < MIN_RUN_SECONDS) {
+        log(`gke-pubsub: the run lasted ${seconds.toFixed(1)} s, under ${MIN_RUN_SECONDS} s: no rate is reported (run without --quick)`);
+        return [{ key: 'gke_pubsub.end_to_end.too_short_s', label: `end to end, gke-pubsub: run too short for a rate (${count} events)`, value: seconds, unit: 's' }];
+      }
+      const rate = count / seconds;
+      log(`gke-pubsub: ceiling of these entries' own text (JSON.parse + stringify): ${Math.round(own.itemsPerSecond)} entries/s; the bridge ran at ${(rate / own.itemsPerSecond).toFixed(2)}x of it`);
+      return [
+        withBaseline({ key: 'gke_pubsub.end_to_end.events_per_s', label: 'end to end, gke-pubsub: emulator → client → bridge → webhook', value: rate, unit: 'events/s' }, CEILING_LABEL, ceiling),
+        { key: 'gke_pubsub.end_to_end.bridge_cpu_share', label: '  bridge process CPU (1 = one core busy)', value: cpu, unit: 'cores' },
+        { key: 'gke_pubsub.end_to_end.bridge_peak_rss_mb', label: '  bridge process peak RSS', value: peak, unit: 'MB' },
+      ];
+    } finally {
+      await bridge.stop();
+    }
+  } finally {
+    await receiver.stop();
+    await emulator.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Entries published at 50 per second; each one's latency is from its publication to its arrival at the receiver. */
+async function latency(trickleSeconds: number, log: (m: string) => void, quick: boolean): Promise<Figure[]> {
+  const emulator = await startPubsubEmulator({ subscription: SUBSCRIPTION });
+  const receiver = await new BenchReceiver({ recordArrivals: true }).start();
+  const { file, dir } = writeBridgeConfig([source(emulator)], receiver.url);
+  const bridge = started(file);
+  try {
+    await waitFor(() => emulator.stats().streams > 0, 60_000);
+    const publishedAt = new Map<string, number>();
+    const end = Date.now() + trickleSeconds * 1000;
+    for (let round = 0; Date.now() < end; round++) {
+      const now = Date.now();
+      for (const id of publish(emulator, 5, now, `lat${round}`)) publishedAt.set(id, now);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await waitFor(() => [...publishedAt.keys()].every((id) => receiver.arrivals.has(id)), 120_000, undefined, 200);
+    const latencies = [...publishedAt].map(([id, at]) => receiver.arrivals.get(id)! - at).sort((a, b) => a - b);
+    const label = `latency, gke-pubsub (defaults${quick ? ', quick' : ''}), published → received`;
+    log(`gke-pubsub: ${latencies.length} entries; p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p99 ${(percentile(latencies, 99) / 1000).toFixed(2)} s, max ${(latencies.at(-1)! / 1000).toFixed(2)} s`);
+    return [
+      { key: 'latency.gke_pubsub.p50_s', label: `${label} p50`, value: percentile(latencies, 50) / 1000, unit: 's' },
+      { key: 'latency.gke_pubsub.p99_s', label: `${label} p99`, value: percentile(latencies, 99) / 1000, unit: 's' },
+    ];
+  } finally {
+    await bridge.stop();
+    await receiver.stop();
+    await emulator.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
