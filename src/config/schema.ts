@@ -57,6 +57,8 @@ const serverSchema = z.strictObject({
   telemetry: z.strictObject({ host: z.string().min(1).optional(), port }).optional(),
   /** Open connections per port; beyond it a new connection is closed at once. */
   maxConnections: positiveInt('a whole number of connections, at least 1').default(256),
+  /** The HTML status page at / on the port of the probes (no payload, no config value but names). */
+  statusPage: z.boolean().default(true),
 });
 
 const logSchema = z.strictObject({
@@ -77,5 +79,3 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.output<typeof configSchema>;
-export type PipelineConfig = Config['pipeline'];
-export type ServerConfig = Config['server'];

@@ -84,8 +84,4 @@ export function noValue(field: Field, test: ValueTest): Predicate {
   return (event) => !field(event, test);
 }
 
-/** True when the field yields values and every one satisfies the test (Falco's list `in`). */
-export function everyValue(field: Field, test: ValueTest): Predicate {
-  const fails: ValueVisitor = (value) => !test(value);
-  return (event) => field(event, stopAtFirst) && !field(event, fails);
-}
+

@@ -3,7 +3,7 @@
 // objects and arrays as compact JSON without quotes around keys and strings, so that
 // `contains "privileged:true"` finds a privileged container as Twistlock's published rule expects.
 import type { ValueTest } from './predicate.js';
-import { currentScope, withEvaluation } from './scope.js';
+import { currentScope } from './scope.js';
 
 export type Literal = { readonly kind: 'string'; readonly text: string } | { readonly kind: 'number'; readonly value: number; readonly text: string };
 
@@ -32,11 +32,6 @@ export function valueText(value: unknown): string {
 // within one evaluation scope (scope.ts) its text is rendered once.
 let renderedIn = 0;
 let rendered: Map<object, string> | undefined;
-
-/** Runs `evaluate` with object texts cached until it returns: one evaluation scope. */
-export function withTextCache<T>(evaluate: () => T): T {
-  return withEvaluation(evaluate);
-}
 
 function objectText(value: unknown): string {
   const scope = currentScope();
