@@ -27,12 +27,18 @@ import { DEFAULT_EVENT_HUB, type AksEventHubsSourceConfig, type CheckpointStoreC
 import { normalizeMessage, type MessageOutcome } from './normalize.js';
 import { cursorOf, eventPositionAfter, FROM_START, parseCursor, PartitionCheckpointer, type CheckpointEntry, type Position } from './positions.js';
 
+/** closedReason of partitions closed by a resubscription of this source. */
+const RESUBSCRIBED = 'Resubscribed';
+/** closedReason of a partition this replica gave up after an error and another replica then claimed. */
+const MOVED = 'Moved';
+
 /** How often the source tells /readyz how it is; readiness wants a good report within three of these. */
 export const HEALTH_INTERVAL_MS = 5000;
 
 // SDK retries for links, connections and management calls. Its defaults wait 30 s between tries,
-// which leaves a partition idle for minutes after a dropped connection.
-const RETRY_OPTIONS = { maxRetries: 6, retryDelayInMs: 500, maxRetryDelayInMs: 10_000, mode: RetryMode.Exponential, timeoutInMs: 60_000 };
+// which leaves a partition idle for minutes after a dropped connection; an attach or a request
+// that gets no answer is given up after 30 s rather than 60.
+const RETRY_OPTIONS = { maxRetries: 6, retryDelayInMs: 500, maxRetryDelayInMs: 10_000, mode: RetryMode.Exponential, timeoutInMs: 30_000 };
 
 export interface AksEventHubsSourceOptions {
   /** A credential instead of the config's (tests, the benchmark). */
@@ -125,6 +131,12 @@ class Stream {
   private unhealthySince: number | undefined;
   private reconnecting: Promise<void> | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
+  private watchdogTimer: NodeJS.Timeout | undefined;
+  private watching = false;
+  /** Namespace, hub and consumer group as the SDK names them in the checkpoint store. */
+  private hubIdentity: { fullyQualifiedNamespace: string; eventHubName: string; consumerGroup: string } | undefined;
+  /** Aborted when the stream ends: stops a resubscription's connect loop. */
+  private readonly stopping = new AbortController();
   private readonly startedAt: number;
 
   constructor(
@@ -145,6 +157,8 @@ class Stream {
     signal.addEventListener('abort', onAbort);
     this.healthTimer = setInterval(() => this.reportHealth(), HEALTH_INTERVAL_MS);
     this.healthTimer.unref();
+    this.watchdogTimer = setInterval(() => void this.watchdog(), 1000);
+    this.watchdogTimer.unref();
     try {
       if (!this.blob) {
         const parsed = parseCursor(from, this.config.eventHub, this.config.consumerGroup);
@@ -350,6 +364,7 @@ class Stream {
     state.caughtUp = false;
     state.lastError = undefined;
     this.lastOpenedAt = now;
+    this.hubIdentity = { fullyQualifiedNamespace: context.fullyQualifiedNamespace, eventHubName: context.eventHubName, consumerGroup: context.consumerGroup };
     state.checkpointer = this.blob
       ? new PartitionCheckpointer({
           write: (position) => context.updateCheckpoint(asEventData(position)),
@@ -545,7 +560,7 @@ class Stream {
   private problems(now: number): string[] {
     if (this.connectedAt === undefined) return [this.connectProblem ?? 'connecting to the Event Hub'];
     const problems: string[] = [];
-    const silence = Math.max(30_000, 3 * this.config.maxWaitTime + 10_000);
+    const silence = silenceMs(this.config);
     const restart = 2 * this.config.loadBalancing.updateInterval + 10_000;
     let heard = false;
     for (const p of this.partitions.values()) {
@@ -553,7 +568,9 @@ class Stream {
       if (p.open && !p.waiting && now - p.lastHeard > silence) {
         problems.push(`partition ${p.id}: nothing from the hub for ${Math.round((now - p.lastHeard) / 1000)} s${p.lastError ? ` (${p.lastError})` : ''}`);
       }
-      if (!p.open && p.closedReason !== CloseReason.OwnershipLost && now - p.closedAt > restart && !this.closing) {
+      // With a store, a partition that left this replica is another's to read, unless an error stopped it here.
+      const ours = this.blob ? p.closedReason === CloseReason.Shutdown : p.closedReason !== CloseReason.OwnershipLost;
+      if (!p.open && ours && now - p.closedAt > restart && !this.closing) {
         problems.push(`partition ${p.id} stopped ${Math.round((now - p.closedAt) / 1000)} s ago and has not restarted${p.lastError ? ` (${p.lastError})` : ''}`);
       }
     }
@@ -578,36 +595,90 @@ class Stream {
     this.ctx.health.sourceFailed(this.name, problems.join('; '));
     this.unhealthySince ??= now;
     // Unwell for long: a new client (the connection string file read again, a new connection).
-    if (this.connectedAt !== undefined && now - this.unhealthySince > rebuildAfterMs(this.config) && !this.reconnecting) {
+    if (this.connectedAt !== undefined && now - this.unhealthySince > rebuildAfterMs(this.config)) {
       this.unhealthySince = undefined;
-      this.reconnecting = this.reconnect().finally(() => (this.reconnecting = undefined));
+      this.resubscribe('the Event Hub subscription has not been well for long', problems);
     }
   }
 
+  /**
+   * A partition the SDK stopped after an error is restarted by its load-balancing loop, but that
+   * loop first asks the hub for its partitions, and when the same dropped connection took that
+   * request with it the SDK waits its default 30 s before asking again (its management calls in
+   * the loop do not take the client's retry options). A partition stopped for longer than two
+   * rounds is therefore restarted here, with the whole subscription.
+   */
+  private async watchdog(): Promise<void> {
+    if (this.closing || this.connectedAt === undefined || this.watching) return;
+    const now = this.ctx.clock.now();
+    const grace = 2 * this.config.loadBalancing.updateInterval + 2000;
+    const silent = [...this.partitions.values()].filter((p) => p.open && !p.waiting && now - p.lastHeard > silenceMs(this.config));
+    if (silent.length > 0) {
+      this.resubscribe('a partition has had no answer from the hub for long', silent.map((p) => `partition ${p.id}: silent for ${Math.round((now - p.lastHeard) / 1000)} s${p.lastError ? ` (${p.lastError})` : ''}`));
+      return;
+    }
+    let stuck = [...this.partitions.values()].filter((p) => !p.open && p.closedReason === CloseReason.Shutdown && now - p.closedAt > grace);
+    if (stuck.length === 0) return;
+    this.watching = true;
+    try {
+      if (this.blob && this.store && this.hubIdentity) {
+        // A partition this replica gave up may have been claimed by another one meanwhile: not ours to restart.
+        const { fullyQualifiedNamespace, eventHubName, consumerGroup } = this.hubIdentity;
+        const owners = await this.store.listOwnership(fullyQualifiedNamespace, eventHubName, consumerGroup);
+        const expiry = this.config.loadBalancing.ownershipExpiration;
+        for (const p of stuck) {
+          const owner = owners.find((o) => o.partitionId === p.id);
+          const fresh = owner?.lastModifiedTimeInMs !== undefined && Date.now() - owner.lastModifiedTimeInMs < expiry;
+          if (owner && fresh && owner.ownerId !== '' && owner.ownerId !== this.client?.identifier) p.closedReason = MOVED;
+        }
+        stuck = stuck.filter((p) => p.closedReason === CloseReason.Shutdown);
+      }
+      if (stuck.length === 0 || this.closing) return;
+      this.resubscribe(
+        'a partition stopped by an error has not been restarted by the load-balancing loop',
+        stuck.map((p) => `partition ${p.id}${p.lastError ? `: ${p.lastError}` : ''}`),
+      );
+    } catch (err) {
+      this.log.warn('watchdog', { error: errorText(err) }, 'could not read the partition claims from the Blob store');
+    } finally {
+      this.watching = false;
+    }
+  }
+
+  private resubscribe(why: string, problems: string[]): void {
+    if (this.reconnecting || this.closing) return;
+    this.ctx.logger.warn({ problems }, `${why}; subscribing again`);
+    this.reconnecting = this.reconnect().finally(() => (this.reconnecting = undefined));
+  }
+
   private async reconnect(): Promise<void> {
-    this.ctx.logger.warn({ problems: this.problems(this.ctx.clock.now()) }, 'the Event Hub subscription is not well for long; subscribing again');
+    const now = this.ctx.clock.now();
     const old = { subscription: this.subscription, client: this.client };
     this.subscription = undefined;
     this.client = undefined;
     this.connectedAt = undefined;
-    // Its partitions close with it; what they had waiting for the pipeline is dropped, and the new
-    // subscription starts from the positions taken so far (file) or the store's checkpoints.
-    for (const p of this.partitions.values()) p.checkpointer?.close();
-    await closeQuietly(old.subscription, old.client);
-    const abort = new AbortController();
-    const stop = (): void => abort.abort();
-    const timer = setInterval(() => this.closing && stop(), 200);
-    try {
-      await this.connect(abort.signal);
-    } finally {
-      clearInterval(timer);
+    // Its partitions close with it, here rather than in onClose (this is no error to act on):
+    // what they had waiting for the pipeline is dropped, and the new subscription starts from the
+    // positions taken so far (file) or from the store's checkpoints.
+    for (const p of this.partitions.values()) {
+      p.checkpointer?.close();
+      p.context = undefined;
+      if (p.open) {
+        p.open = false;
+        p.closedAt = now;
+      }
+      if (p.closedReason !== CloseReason.OwnershipLost) p.closedReason = RESUBSCRIBED;
     }
+    for (const item of this.queue.splice(0)) item.resolve({ taken: false });
+    await closeQuietly(old.subscription, old.client);
+    await this.connect(this.stopping.signal);
   }
 
   // --- closing ---------------------------------------------------------------------------
 
   private async shutdown(): Promise<void> {
     if (this.healthTimer) clearInterval(this.healthTimer);
+    if (this.watchdogTimer) clearInterval(this.watchdogTimer);
     // With a Blob store the claims are kept until every batch taken is delivered and its
     // checkpoint written, so the replica that takes the partitions over starts after them.
     if (this.blob) {
@@ -615,6 +686,7 @@ class Stream {
       await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, 60_000).unref())]);
     }
     this.closing = true;
+    this.stopping.abort();
     for (const item of this.queue.splice(0)) item.resolve({ taken: false });
     await this.reconnecting;
     await this.closeClient();
@@ -632,6 +704,14 @@ class Stream {
     const s = this.config.startPosition;
     return s.kind === 'time' ? new Date(s.epochMs).toISOString() : s.kind === 'ago' ? `-${s.ms / 1000}s` : s.kind;
   }
+}
+
+/**
+ * A partition's receiver answers every maxWaitTime, with events or without; one that has said
+ * nothing for this long is stuck (a link whose attach was lost with its connection never answers).
+ */
+function silenceMs(config: AksEventHubsSourceConfig): number {
+  return Math.max(5000, 5 * config.maxWaitTime, 3 * config.loadBalancing.updateInterval);
 }
 
 function rebuildAfterMs(config: AksEventHubsSourceConfig): number {

@@ -17,7 +17,7 @@ import { TransientDeliveryError, type Sink } from '../../../src/pipeline/types.j
 import { aksEventHubsSourceSchema } from '../../../src/sources/aks-eventhubs/config.js';
 import { startEventHubsEmulator, type DiagnosticRecord, type EventHubsEmulator, type EventHubsEmulatorOptions } from '../../../src/sources/aks-eventhubs/emulator/index.js';
 import { AksEventHubsSource } from '../../../src/sources/aks-eventhubs/source.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
+import { createLogger, silentLogger, type Logger } from '../../../src/telemetry/logger.js';
 import { Metrics } from '../../../src/telemetry/metrics.js';
 import { systemClock, type Clock } from '../../../src/util/clock.js';
 import { QuotaRegistry } from '../../../src/util/token-bucket.js';
@@ -111,14 +111,14 @@ export interface Running {
 export async function runSource(
   sourceConfig: Record<string, unknown>,
   sinks: Sink[],
-  options: { dir?: string; once?: boolean; maxInFlightBatches?: number; clock?: Clock; shutdownTimeoutMs?: number } = {},
+  options: { dir?: string; once?: boolean; maxInFlightBatches?: number; clock?: Clock; shutdownTimeoutMs?: number; logger?: Logger } = {},
 ): Promise<Running> {
   const dir = options.dir ?? (await tempDir());
   const config = aksEventHubsSourceSchema.parse({ name: 'eh', type: 'aks-eventhubs', maxWaitTime: '200ms', quietPeriod: '1s', ...sourceConfig });
   const clock = options.clock ?? systemClock;
   const metrics = new Metrics();
   const health = new Health(clock, metrics);
-  const source = new AksEventHubsSource(config, { logger: silentLogger(), metrics, health, clock, quotas: new QuotaRegistry(clock), once: options.once ?? false });
+  const source = new AksEventHubsSource(config, { logger: options.logger ?? silentLogger(), metrics, health, clock, quotas: new QuotaRegistry(clock), once: options.once ?? false });
   const checkpointPath = join(dir, 'checkpoints.json');
   const deadLetterPath = join(dir, 'dead-letter.jsonl');
   const pipeline = new Pipeline({
@@ -169,6 +169,18 @@ export async function runSource(
       }
     },
   };
+}
+
+/** A logger that keeps its JSON lines, for tests that look at what the source said. */
+export function recordingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger('debug', {
+    write(chunk: string) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      return true;
+    },
+  } as unknown as NodeJS.WritableStream);
+  return { logger, lines };
 }
 
 /** The auditID/stage keys the records carry (synthetic records: one Event each). */

@@ -9,7 +9,7 @@ import { metricValue } from '../../helpers/webhook.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SAMPLES } from '../../helpers/events.js';
-import { auditRecords, connectionStringFile, emulator, eventually, keysOf, runSource, sampleRecords, TestSink } from './helpers.js';
+import { auditRecords, connectionStringFile, emulator, eventually, keysOf, recordingLogger, runSource, sampleRecords, TestSink } from './helpers.js';
 
 const sorted = (values: readonly string[]): string[] => [...values].sort();
 
@@ -143,17 +143,23 @@ describe('aks-eventhubs source: emulator faults lose nothing', () => {
     for (const p of em.stats().partitions) expect(cursor.partitions[p.id]?.sequenceNumber).toBe(p.lastSequenceNumber);
   }, 40_000);
 
-  it('a connection reset while a link attaches ("Unknown error encountered", which the SDK does not retry) stops a partition only until the next load-balancing round', async () => {
+  it('a connection reset while a link attaches ("Unknown error encountered", which the SDK does not retry) stops a partition only briefly', async () => {
     const records = auditRecords(48);
-    const em = await emulator({ partitions: 2, data: records, faults: 'reset-every=5' });
+    const em = await emulator({ partitions: 2, data: records, faults: 'reset-every=3' });
     const sink = new TestSink();
-    const run = await runSource({ connectionStringFile: await connectionStringFile(em), startPosition: 'earliest', maxBatchSize: 3, loadBalancing: { updateInterval: '200ms', ownershipExpiration: '2s' } }, [sink]);
+    const { logger, lines } = recordingLogger();
+    const run = await runSource(
+      { connectionStringFile: await connectionStringFile(em), startPosition: 'earliest', maxBatchSize: 3, loadBalancing: { updateInterval: '200ms', ownershipExpiration: '2s' } },
+      [sink],
+      { logger },
+    );
     await eventually(() => new Set(sink.ids()).size >= 48, 40_000, 'all 48 events');
     await run.stop();
     expect(new Set(sink.ids())).toEqual(new Set(keysOf(records)));
-    // Nothing is delivered twice past the dedupe window, and the resets did happen.
+    // Nothing is delivered twice past the dedupe window, and the drops did stop partitions.
     expect(sink.received).toHaveLength(48);
-    expect(em.stats().resets).toBeGreaterThanOrEqual(3);
+    expect(em.stats().resets).toBeGreaterThanOrEqual(5);
+    expect(lines.filter((l) => l.msg === 'partition stopped after an error; restarting it on the next load-balancing round').length).toBeGreaterThan(0);
   }, 60_000);
 });
 
