@@ -7,6 +7,7 @@ import { checkConfig, type CheckedConfig } from './check-config.js';
 import { ConfigError } from './config/errors.js';
 import { Health } from './pipeline/health.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { ReportingHealth, StatusBoard } from './pipeline/status.js';
 import { deadLetterScrubber, processStage, scrubberFactory } from './process/stages.js';
 import type { Source } from './pipeline/types.js';
 import { QuotaRegistry } from './util/token-bucket.js';
@@ -37,6 +38,8 @@ export interface BridgeOptions {
 export class Bridge {
   readonly metrics: Metrics;
   readonly health: Health;
+  /** What the status page shows beside the metrics; run --once reads its progress from it too. */
+  readonly status: StatusBoard;
   private readonly server: BridgeServer;
   private readonly pipeline: Pipeline;
   private running: Promise<void> | undefined;
@@ -44,10 +47,11 @@ export class Bridge {
   private constructor(
     readonly config: Config,
     private readonly options: BridgeOptions,
-    parts: { metrics: Metrics; health: Health; server: BridgeServer; pipeline: Pipeline },
+    parts: { metrics: Metrics; health: Health; status: StatusBoard; server: BridgeServer; pipeline: Pipeline },
   ) {
     this.metrics = parts.metrics;
     this.health = parts.health;
+    this.status = parts.status;
     this.server = parts.server;
     this.pipeline = parts.pipeline;
   }
@@ -57,7 +61,8 @@ export class Bridge {
     const logger = options.logger;
     const once = options.once ?? false;
     const metrics = new Metrics({ processMetrics: options.processMetrics ?? false });
-    const health = new Health(clock, metrics);
+    const status = new StatusBoard(clock);
+    const health: Health = new ReportingHealth(status, clock, metrics);
     // Opened first: a corrupt checkpoint must stop the start before anything else happens.
     const checkpoints = await FileCheckpointStore.open(config.checkpoint.path);
 
@@ -91,19 +96,18 @@ export class Bridge {
       if (created.receiver) receivers.push(created.receiver);
     }
     // One dead-letter file for the pipeline (rejects) and the sinks that refuse events themselves.
-    const deadLetter = new FileDeadLetter(config.deadLetter.path, {
-      now: () => clock.now(),
-      keepRaw: config.deadLetter.keepRaw,
-      scrub: deadLetterScrubber(config.deadLetter.scrubSecrets, processing),
+    const deadLetter = status.watchDeadLetter(
+      new FileDeadLetter(config.deadLetter.path, {
+        now: () => clock.now(),
+        keepRaw: config.deadLetter.keepRaw,
+        scrub: deadLetterScrubber(config.deadLetter.scrubSecrets, processing),
+      }),
+    );
+    const sinks = config.sinks.map((sinkConfig) => {
+      // `status` reaches a rules sink, whose descriptor hands its context on whole (src/sinks/rules/index.ts).
+      const context = { logger: logger.child({ sink: sinkConfig.name }), metrics, clock, health, deadLetter, stdout: options.stdout, status };
+      return { prepare: scrubberFor(sinkConfig), sink: sinkComponent(sinkConfig.type).create(sinkConfig, context, prepared.get(sinkConfig.name)) };
     });
-    const sinks = config.sinks.map((sinkConfig) => ({
-      prepare: scrubberFor(sinkConfig),
-      sink: sinkComponent(sinkConfig.type).create(
-        sinkConfig,
-        { logger: logger.child({ sink: sinkConfig.name }), metrics, clock, health, deadLetter, stdout: options.stdout },
-        prepared.get(sinkConfig.name),
-      ),
-    }));
 
     const pipeline = new Pipeline({
       sources,
@@ -124,6 +128,7 @@ export class Bridge {
       shutdownTimeoutMs: config.pipeline.shutdownTimeout,
       stallThresholdMs: config.pipeline.stallThreshold,
       sinkBackoff: { initialMs: 1000, maxMs: 60_000 },
+      status,
     });
     const server = new BridgeServer({
       host: config.server.host,
@@ -135,8 +140,9 @@ export class Bridge {
       metrics,
       logger,
       receivers,
+      status: config.server.statusPage ? status : undefined,
     });
-    return new Bridge(config, options, { metrics, health, server, pipeline });
+    return new Bridge(config, options, { metrics, health, status, server, pipeline });
   }
 
   /** Listens, then runs the pipeline in the background. Returns the server's address. */

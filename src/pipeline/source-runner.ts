@@ -12,6 +12,7 @@ import { LogThrottle } from '../telemetry/log-throttle.js';
 import type { ProcessStage } from '../process/stages.js';
 import { deliver, persist, sinkTarget, type DeliveryContext, type DeliveryTarget } from './deliver.js';
 import type { Health } from './health.js';
+import type { CursorReporter } from './status.js';
 import type { Sink, Source, SourceBatch } from './types.js';
 
 /** A sink as the pipeline drives it: with the per-sink stage (scrubbing) applied before writing. */
@@ -33,6 +34,8 @@ export interface PipelineServices {
   clock: Clock;
   dedupeMaxKeys: number;
   sinkBackoff: BackoffPolicy;
+  /** Told each committed cursor, for the status page (src/pipeline/status.ts). */
+  status?: CursorReporter | undefined;
 }
 
 export interface SourceRunnerDeps extends PipelineServices {
@@ -100,6 +103,7 @@ export class SourceRunner {
   async run(): Promise<void> {
     const { checkpoints, pollSignal, logger } = this.deps;
     this.committed = await checkpoints.load(this.name);
+    this.deps.status?.cursor(this.name, this.committed);
     this.dedupe.restore(await checkpoints.loadDedupe(this.name));
     logger.info({ source: this.name, resumed: this.committed !== undefined, dedupeKeys: this.dedupe.size }, 'source starting');
 
@@ -279,6 +283,7 @@ export class SourceRunner {
     try {
       await this.deps.checkpoints.save(this.name, cursor);
       this.committed = cursor;
+      this.deps.status?.cursor(this.name, cursor);
       this.lastCommitAt = this.deps.clock.now();
       this.deps.metrics.checkpointCommits.inc({ source: this.name });
     } catch (err) {

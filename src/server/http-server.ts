@@ -2,10 +2,12 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Health } from '../pipeline/health.js';
+import type { StatusBoard } from '../pipeline/status.js';
 import { LogThrottle } from '../telemetry/log-throttle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { sendJson, sendText } from './respond.js';
+import { renderStatusPage, sendStatusPage, statusView } from './status-page.js';
 import { TlsFiles, type TlsSettings } from './tls.js';
 
 /** Something that answers POST /audit/<name>: the inbound audit webhook of one source. */
@@ -25,6 +27,8 @@ export interface BridgeServerOptions {
   metrics: Metrics;
   logger: Logger;
   receivers: readonly AuditReceiver[];
+  /** When set, the status page at / beside the probes (server.statusPage). */
+  status?: StatusBoard | undefined;
   /** Open connections per listener beyond which new ones are refused; default 256. */
   maxConnections?: number;
   /** Only tests shorten these; the defaults are what senders are held to. */
@@ -48,7 +52,7 @@ export const SERVER_TIMEOUTS: ServerTimeouts = {
   connectionsCheckingInterval: 1_000,
 };
 
-/** /healthz, /readyz, /metrics and the inbound audit webhook. */
+/** /healthz, /readyz, /metrics, the status page and the inbound audit webhook. */
 export class BridgeServer {
   private readonly main: Server | HttpsServer;
   private readonly telemetry: Server | undefined;
@@ -121,6 +125,10 @@ export class BridgeServer {
         const { registry } = this.options.metrics;
         const text = await registry.metrics();
         return done(req, () => sendText(res, 200, text, registry.contentType));
+      }
+      if (path === '/' && this.options.status) {
+        const html = renderStatusPage(await statusView(this.options.status, this.options.metrics, this.options.health));
+        return done(req, () => sendStatusPage(res, html));
       }
     }
     const audit = serves.audit ? /^\/audit\/([^/]+)\/?$/.exec(path) : null;

@@ -10,6 +10,7 @@ import type { AuditEvent } from '../../event/event.js';
 import type { DeadLetter } from '../../pipeline/dead-letter.js';
 import { deliver, type DeliveryContext, type DeliveryTarget } from '../../pipeline/deliver.js';
 import type { Health } from '../../pipeline/health.js';
+import type { AlertReporter } from '../../pipeline/status.js';
 import type { Sink } from '../../pipeline/types.js';
 import { buildAlert, type Alert } from '../../rules/alert.js';
 import { enableRules, RuleEngine } from '../../rules/engine.js';
@@ -37,6 +38,8 @@ export interface RulesSinkContext {
   cwd?: string | undefined;
   /** The engine the config check already compiled from these rule files. */
   engine?: RuleEngine | undefined;
+  /** Told the rule and priority of each alert raised, for the status page (src/pipeline/status.ts). */
+  status?: AlertReporter | undefined;
 }
 
 /** Rule files that cannot be loaded, or an `enable` that names nothing: every problem, one per line. */
@@ -105,6 +108,7 @@ export class RulesSink implements Sink {
     const alerts = this.evaluate(events);
     if (alerts.length === 0) return;
     for (const alert of alerts) this.ctx.metrics.alertsRaised.inc({ sink: this.name, rule: alert.rule, priority: alert.priority });
+    this.ctx.status?.alertsRaised(this.name, alerts);
     await Promise.all(
       this.outputs.map(async (output) => {
         const selected = output.minPriority === undefined ? alerts : alerts.filter((a) => atLeast(priorityOf(a), output.minPriority!));
