@@ -41,6 +41,8 @@ interface Held {
 
 type Config = GkePubsubSourceConfig;
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * A GKE cluster's audit log streamed from a Pub/Sub subscription that a Log Router sink feeds.
  * Messages are acknowledged only when the pipeline settles their batch as delivered; there is no
@@ -81,6 +83,9 @@ export class GkePubsubSource implements Source {
       const result = decodeSinkMessage(message.data, message.id, options);
       if (isReject(result)) rejects.push(result);
       else events.push(result);
+      // Only the ack id is needed from here on; the client counts flow control by the length it
+      // noted on receipt. The data would otherwise stay in memory beside its Event until the ack.
+      message.data = EMPTY;
     }
     return { source: this.name, events, rejects, settle: intake.settler(taken.map((h) => h.message)) };
   }
@@ -92,10 +97,12 @@ export class GkePubsubSource implements Source {
  * and the stream's health.
  */
 class Intake {
-  private client: PubsubClient;
+  private readonly client: PubsubClient;
   private subscription: Subscription | undefined;
-  /** Subscribers that closed after an error: they still extend and acknowledge what they handed over. */
+  /** Subscribers closing after an error: they still extend and acknowledge what they handed over. */
   private readonly retired = new Set<Subscription>();
+  /** Subscribers that have finished closing (their last acks sent). */
+  private readonly closed = new WeakSet<Subscription>();
   private buffer: Held[] = [];
   private outstanding = 0;
   private idle: (() => void) | undefined;
@@ -198,9 +205,11 @@ class Intake {
     this.stopped.abort();
     clearInterval(this.heartbeat);
     for (const held of this.buffer.splice(0)) held.message.nack();
-    const subscriptions = [...this.retired, ...(this.subscription ? [this.subscription] : [])];
+    // A retired subscriber is closing already: it is done when it says so, after its last acks.
+    const retired = [...this.retired].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
+    const current = this.subscription?.close().catch(() => undefined);
     this.subscription = undefined;
-    const closing = Promise.all(subscriptions.map((s) => s.close().catch(() => undefined)));
+    const closing = Promise.all([current, ...retired]);
     if (this.outstanding > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
@@ -221,7 +230,11 @@ class Intake {
     // An 'error' without a listener would throw: attached before 'message' opens the subscriber.
     subscription.on('error', (err: Error) => this.onError(subscription, err));
     subscription.on('debug', (debug: { message?: string; error?: unknown }) => this.onDebug(debug));
-    subscription.on('close', () => this.onClosed(subscription));
+    subscription.on('close', () => {
+      this.closed.add(subscription);
+      this.retired.delete(subscription);
+      this.onClosed(subscription);
+    });
     subscription.on('message', (message: Message) => this.onMessage(message));
   }
 
@@ -273,8 +286,7 @@ class Intake {
   private onClosed(subscription: Subscription): void {
     if (this.stopping || subscription !== this.subscription) return;
     this.subscription = undefined;
-    this.retired.add(subscription);
-    subscription.once('close', () => this.retired.delete(subscription));
+    if (!this.closed.has(subscription)) this.retired.add(subscription);
     const delay = backoffDelay(++this.lost, { initialMs: 1000, maxMs: 60_000 });
     this.ctx.logger.warn({ retryInMs: delay, error: this.failure?.message }, 'Pub/Sub subscriber closed; opening a new one');
     this.ctx.clock.sleep(delay, this.stopped.signal).then(
