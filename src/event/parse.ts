@@ -43,9 +43,19 @@ export function parseNativeEventText(text: string): NativeEventResult | { ok: fa
   try {
     value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
-    return { ok: false, kind: 'json', error: (err as Error).message };
+    return { ok: false, kind: 'json', error: jsonErrorText(err) };
   }
   return toNativeEvent(value);
+}
+
+/**
+ * A JSON.parse error without the piece of input V8 quotes in it ("Unexpected token 's',
+ * "{"password…" is not valid JSON"): a reject reason reaches logs and the dead-letter file, where
+ * a record's content must not.
+ */
+export function jsonErrorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, ' (the text is not valid JSON)');
 }
 
 /**

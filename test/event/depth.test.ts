@@ -60,3 +60,14 @@ describe('nesting depth', () => {
     expect(isReject(result) && result.reason).toBe('malformed entry: protoPayload.request nests objects and arrays deeper than 256 levels');
   });
 });
+
+describe('JSON errors in reject reasons', () => {
+  it('never quote the record (V8 puts the start of the input in its message)', async () => {
+    const { parseNativeEventText } = await import('../../src/event/parse.js');
+    const parsed = parseNativeEventText('{"stringData":{"password":hunter2}}');
+    expect(parsed).toMatchObject({ ok: false, kind: 'json' });
+    const error = (parsed as { error: string }).error;
+    expect(error).not.toContain('password');
+    expect(error).toMatch(/^Unexpected token 'h' \(the text is not valid JSON\)$/);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, isPlainObject, withAnnotations, type AuditEvent, type Reject } from '../../event/event.js';
-import { firstProblem, toNativeEvent, V1BETA1 } from '../../event/parse.js';
+import { firstProblem, jsonErrorText, toNativeEvent, V1BETA1 } from '../../event/parse.js';
 import { AUDIT_API_VERSION } from '../../event/event.js';
 
 /** A 400 answer lists at most this many problems (the rest are counted): enough to fix the sender. */
@@ -32,7 +32,7 @@ export function parseAuditBody(text: string, options: ParseOptions = {}): Parsed
   try {
     body = JSON.parse(text);
   } catch (err) {
-    return { ok: false, status: 400, error: `body is not valid JSON: ${(err as Error).message}`, problems: [] };
+    return { ok: false, status: 400, error: `body is not valid JSON: ${jsonErrorText(err)}`, problems: [] };
   }
   const maxEvents = options.maxEvents ?? Infinity;
   const tooMany = (): ParsedAuditBody => ({ ok: false, status: 413, error: `the body carries more than ${maxEvents} events (maxEventsPerRequest); send smaller batches`, problems: [] });
