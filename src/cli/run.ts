@@ -5,6 +5,7 @@ import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../telemetry/logger.js';
+import { BackfillProgress } from './progress.js';
 
 export async function runCommand(options: { config: string; once: boolean }): Promise<number> {
   let config: Config;
@@ -21,11 +22,14 @@ export async function runCommand(options: { config: string; once: boolean }): Pr
     throw err;
   }
 
-  const logger = createLogger(config.log.level);
+  // On a terminal only; the logs then pass under the progress line instead of through it.
+  const progress = options.once ? BackfillProgress.forTerminal(config) : undefined;
+  const logger = createLogger(config.log.level, progress?.logs);
   let bridge: Bridge;
   try {
-    bridge = await Bridge.create(config, { logger, once: options.once, processMetrics: true, checked });
+    bridge = await Bridge.create(config, { logger, once: options.once, processMetrics: true, checked, stdout: progress?.stdout });
     await bridge.start();
+    progress?.start(bridge);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     logger.fatal({ error: message }, 'cannot start');
@@ -47,6 +51,7 @@ export async function runCommand(options: { config: string; once: boolean }): Pr
   try {
     await bridge.done;
   } finally {
+    progress?.stop();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
