@@ -55,6 +55,10 @@ export async function runCommand(options: { config: string; once: boolean }): Pr
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
-  logger.info('exiting');
-  return 0;
+  // A source that stopped on a lasting error (run --once: permission denied, unknown log group...)
+  // fails the run with one line per source on stderr: the source, the API's answer, the fix.
+  const stopped = bridge.health.stoppedSources();
+  for (const line of stopped) process.stderr.write(`${line}\n`);
+  logger.info({ exitCode: stopped.length > 0 ? 1 : 0 }, 'exiting');
+  return stopped.length > 0 ? 1 : 0;
 }

@@ -6,6 +6,10 @@ interface SourceHealth {
   registeredAt: number;
   lastSuccess: number | undefined;
   lastError: string | undefined;
+  /** The last error is one retrying cannot fix: reported at once, not after three poll intervals. */
+  lasting: boolean;
+  /** The source gave up (run --once met a lasting error): the line `run` prints. */
+  stopped: string | undefined;
 }
 
 interface SinkHealth {
@@ -51,20 +55,37 @@ export class Health {
   }
 
   registerSource(name: string, pollIntervalMs?: number): void {
-    this.sources.set(name, { pollIntervalMs, registeredAt: this.clock.now(), lastSuccess: undefined, lastError: undefined });
+    this.sources.set(name, { pollIntervalMs, registeredAt: this.clock.now(), lastSuccess: undefined, lastError: undefined, lasting: false, stopped: undefined });
   }
 
+  /** The source read successfully (a whole poll, or one answer of its API during a long one). */
   sourcePolled(name: string): void {
     const s = this.sources.get(name);
     if (s) {
       s.lastSuccess = this.clock.now();
       s.lastError = undefined;
+      s.lasting = false;
     }
   }
 
-  sourceFailed(name: string, error: string): void {
+  /** `lasting`: retrying cannot fix it (permission denied, not found...); /readyz reports it at once, `error` as the whole problem. */
+  sourceFailed(name: string, error: string, options: { lasting?: boolean } = {}): void {
     const s = this.sources.get(name);
-    if (s) s.lastError = error;
+    if (s) {
+      s.lastError = error;
+      s.lasting = options.lasting ?? false;
+    }
+  }
+
+  /** The source ended on an error it cannot get past; `line` names the source, what failed and the fix. */
+  sourceStopped(name: string, line: string): void {
+    const s = this.sources.get(name);
+    if (s) s.stopped = line;
+  }
+
+  /** The lines of the sources that gave up, for `run --once` to print and exit non-zero on. */
+  stoppedSources(): string[] {
+    return [...this.sources.values()].flatMap((s) => (s.stopped === undefined ? [] : [s.stopped]));
   }
 
   registerSink(name: string, thresholdMs = 5 * 60_000): void {
@@ -93,6 +114,10 @@ export class Health {
     if (!this.started) problems.push('pipeline not started');
     if (this.stopping) problems.push('shutting down');
     for (const [name, s] of this.sources) {
+      if (s.stopped !== undefined || (s.lasting && s.lastError !== undefined)) {
+        problems.push(s.stopped ?? s.lastError!);
+        continue;
+      }
       if (s.pollIntervalMs === undefined) continue;
       const window = 3 * s.pollIntervalMs;
       const since = s.lastSuccess ?? s.registeredAt;

@@ -47,6 +47,18 @@ export interface SourceRunnerDeps extends PipelineServices {
   deliverySignal: AbortSignal;
 }
 
+/**
+ * Thrown by a source that cannot go on (run --once met an error retrying will not fix): the runner
+ * stops it without a restart, and `line` (the source, what failed, the likely fix) is what /readyz
+ * shows and `run` prints before it exits non-zero.
+ */
+export class SourceStoppedError extends Error {
+  constructor(readonly line: string) {
+    super(line);
+    this.name = 'SourceStoppedError';
+  }
+}
+
 interface InFlight extends BatchState {
   seq: number;
   markSettled(): void;
@@ -113,6 +125,11 @@ export class SourceRunner {
         if (finished) break;
       } catch (err) {
         if (pollSignal.aborted && isAbortError(err)) break;
+        if (err instanceof SourceStoppedError) {
+          this.deps.health.sourceStopped(this.name, err.line);
+          logger.error({ source: this.name, error: err.line }, 'source stopped: retrying cannot fix this');
+          break;
+        }
         failures++;
         const message = err instanceof Error ? err.message : String(err);
         this.deps.health.sourceFailed(this.name, message);

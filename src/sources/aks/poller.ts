@@ -2,31 +2,17 @@ import { LogsQueryResultStatus, type LogsQueryClient, type LogsQueryResult, type
 import type { AksSourceConfig } from './config.js';
 import { normalizeAksRow } from './normalize.js';
 import { isReject, parseMicroTime, type AuditEvent, type Reject } from '../../event/event.js';
-import type { SourceBatch } from '../../pipeline/types.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { parseRetryAfter } from '../../util/backoff.js';
 import { untilAborted, type Clock } from '../../util/clock.js';
 import type { TokenBucket } from '../../util/token-bucket.js';
-import type { ApiFailure, PollContext, WindowPoller } from '../polling/loop.js';
+import type { ApiFailure, PollContext } from '../polling/loop.js';
+import { readAksV1Cursor } from '../polling/legacy-cursors.js';
+import { OverlapWindowPoller, type Page, type RecordId } from '../polling/window-poller.js';
+import type { PositionCodec, Window } from '../polling/window.js';
 import { formatTicks, msFromTicks, parseTicks, ticksFromMs } from './kusto-time.js';
 import { buildPageQuery, type LowerBound, type QueryScope } from './query.js';
-
-/**
- * Where an AKS source resumes. `ingested`: every row ingested before this time (Kusto datetime
- * text, 100 ns) has been read. `seen`: the keys read at or after ingested − overlap, grouped by
- * their ingestion time, so the overlap re-read finds late rows without repeating the others.
- */
-export interface AksCursor extends Record<string, unknown> {
-  ingested: string;
-  seen: Record<string, string[]>;
-  /**
-   * Set while a poll is part-way through its window: the last row read (ingestion time, key). A
-   * poll that failed or a restarted process resumes right after it instead of re-reading the
-   * overlap, so a steady rate of failures cannot keep a large overlap from ever being passed.
-   */
-  page?: { ing: string; key: string };
-}
 
 export interface AksPollerDeps {
   client: Pick<LogsQueryClient, 'queryWorkspace'>;
@@ -38,46 +24,53 @@ export interface AksPollerDeps {
 
 type PageOutcome = { rows: Record<string, unknown>[] } | { limit: string; detail: string };
 
+/** A row as the query projects it, with its ingestion time read once. */
+interface AksRow {
+  row: Record<string, unknown>;
+  ing: bigint;
+  key: string;
+}
+
 /**
- * Reads a Log Analytics table by ingestion time (reference/aks.md §3): each poll covers
- * [ingested − overlap, now − settleLag) in keyset pages of pageSize rows ordered by
- * (ingestion time, key). A page whose result hits a service limit (rows, size, a 504, any
- * PartialFailure) is never used or skipped: its (sub-)window is halved and queried again, down to
- * halving the page size when the window cannot shrink any further.
+ * AKS positions are ingestion times in 100 ns ticks, checkpointed as Kusto datetime text (seven
+ * fractional digits, what `tostring()` prints) so the keyset bound is the service's own value.
  */
-export class AksPoller implements WindowPoller<AksCursor> {
+export const aksPositions: PositionCodec = {
+  unit: '100ns',
+  format: formatTicks,
+  parse: (value) => (typeof value === 'string' ? parseTicks(value) : undefined),
+  fromMs: ticksFromMs,
+  readLegacy: readAksV1Cursor,
+};
+
+/**
+ * Reads a Log Analytics table by ingestion time (src/sources/aks/README.md) through the window
+ * cursor: each window in keyset pages of pageSize rows ordered by (ingestion time, key), a retry
+ * continuing strictly after the last row handed on. A page whose result hits a service limit
+ * (rows, size, a 504, any PartialFailure) is never used or skipped: its (sub-)window is halved and
+ * queried again, down to halving the page size when the window cannot shrink any further.
+ */
+export class AksPoller extends OverlapWindowPoller<AksRow> {
+  readonly api = 'the Log Analytics query API';
   private readonly scope: QueryScope;
-  private readonly overlapTicks: bigint;
+  private readonly normalizeContext: { cluster?: string };
 
   constructor(
     private readonly config: AksSourceConfig,
     private readonly deps: AksPollerDeps,
   ) {
+    super({ name: config.name, codec: aksPositions, settleLagMs: config.settleLag, overlapMs: config.overlap, metrics: deps.metrics });
     this.scope = { table: config.table, categories: config.categories, resourceId: config.resourceId };
-    this.overlapTicks = ticksFromMs(config.overlap);
+    this.normalizeContext = config.clusterName ? { cluster: config.clusterName } : {};
   }
 
-  initialCursor(startMs: number): AksCursor {
-    return { ingested: formatTicks(ticksFromMs(startMs)), seen: {} };
-  }
-
-  async *poll(cursor: AksCursor, ctx: PollContext): AsyncGenerator<SourceBatch & { cursor: AksCursor }> {
+  protected async *pages(window: Window, ctx: PollContext): AsyncGenerator<Page<AksRow>> {
     const { config } = this;
-    const from = parseTicks(String(cursor.ingested));
-    if (from === undefined) throw new Error(`checkpoint of source ${config.name} has no valid ingestion time: ${JSON.stringify(cursor.ingested)}`);
-    const windowEnd = ticksFromMs(ctx.nowMs - config.settleLag);
-    if (windowEnd <= from) {
-      yield { source: config.name, events: [], rejects: [], cursor };
-      return;
-    }
-    const seen = readSeen(cursor.seen);
-    const normalizeContext = config.clusterName ? { cluster: config.clusterName } : {};
-    let watermark = from;
-    const resume = resumePoint(cursor.page);
-    let lowerTicks = resume ? resume.ticks : from - this.overlapTicks;
-    let lower: LowerBound = resume ? { after: resume.after } : { from: formatTicks(lowerTicks) };
+    let lowerTicks = window.start;
+    let lower: LowerBound =
+      window.resume?.after !== undefined ? { after: { ing: formatTicks(window.resume.position), key: window.resume.after } } : { from: formatTicks(window.start) };
     // Ends of the (sub-)windows still to read; a split pushes the midpoint of the current one.
-    const ends: bigint[] = [windowEnd];
+    const ends: bigint[] = [window.end];
     let take = config.pageSize;
     // TimeGenerated lags ingestion by minutes; maxLateness bounds it (the service prunes on it).
     const timespan: QueryTimeInterval = {
@@ -98,55 +91,38 @@ export class AksPoller implements WindowPoller<AksCursor> {
         continue;
       }
 
-      const { rows } = outcome;
-      const events: AuditEvent[] = [];
-      const rejects: Reject[] = [];
-      for (const row of rows) {
+      const records = outcome.rows.map((row): AksRow => {
         const ing = typeof row._ing === 'string' ? parseTicks(row._ing) : undefined;
-        const key = typeof row._key === 'string' ? row._key : '';
         if (ing === undefined) throw new Error(`query answer has a row without a valid _ing: ${JSON.stringify(row._ing)}`);
-        if (seen.has(key)) continue;
-        seen.set(key, { ticks: ing, text: String(row._ing) });
-        const result = normalizeAksRow(row, normalizeContext, `ingested ${String(row._ing)} key ${key}`);
-        if (isReject(result)) rejects.push(result);
-        else {
-          events.push(result);
-          this.observe(result, ing, from);
-        }
-      }
-
-      let page: AksCursor['page'];
-      if (rows.length >= take) {
-        const last = rows[rows.length - 1]!;
-        lowerTicks = parseTicks(String(last._ing))!;
-        page = { ing: String(last._ing), key: String(last._key) };
-        lower = { after: page };
-        if (lowerTicks > watermark) watermark = lowerTicks;
+        return { row, ing, key: typeof row._key === 'string' ? row._key : '' };
+      });
+      if (records.length >= take) {
+        const last = records[records.length - 1]!;
+        lowerTicks = last.ing;
+        lower = { after: { ing: formatTicks(last.ing), key: last.key } };
+        yield { records, done: false, resume: { position: last.ing, after: last.key } };
       } else {
         // This (sub-)window is read to its end: everything ingested before `end` is in hand.
         ends.pop();
         lowerTicks = end;
         lower = { from: formatTicks(end) };
-        if (end > watermark) watermark = end;
         take = config.pageSize;
-        // More sub-windows to go: resuming means starting at this end (keys are never empty).
-        if (ends.length > 0) page = { ing: formatTicks(end), key: '' };
+        yield ends.length > 0 ? { records, done: false, resume: { position: end } } : { records, done: true };
       }
-      // Keys are kept for the overlap behind the watermark, and behind a resume point too.
-      const keepFrom = (page ? minTicks(watermark, lowerTicks) : watermark) - this.overlapTicks;
-      for (const [k, t] of seen) if (t.ticks < keepFrom) seen.delete(k);
-      const next: AksCursor = { ingested: formatTicks(watermark), seen: writeSeen(seen) };
-      if (page) next.page = page;
-      yield { source: config.name, events, rejects, cursor: next };
     }
   }
 
-  private observe(event: AuditEvent, ing: bigint, watermark: bigint): void {
-    const { metrics } = this.deps;
-    const source = this.config.name;
-    if (ing < watermark) metrics.lateEvents.inc({ source });
-    const stage = parseMicroTime(event.stageTimestamp);
-    if (stage !== undefined) metrics.ingestionLag.observe({ source }, Math.max(0, Number(ing / 10n - stage)) / 1e6);
+  protected identify(r: AksRow): RecordId {
+    return { position: r.ing, key: r.key };
+  }
+
+  protected convert(r: AksRow): AuditEvent | Reject {
+    const result = normalizeAksRow(r.row, this.normalizeContext, `ingested ${String(r.row._ing)} key ${r.key}`);
+    if (!isReject(result)) {
+      const stage = parseMicroTime(result.stageTimestamp);
+      if (stage !== undefined) this.deps.metrics.ingestionLag.observe({ source: this.config.name }, Math.max(0, Number(r.ing / 10n - stage)) / 1e6);
+    }
+    return result;
   }
 
   private async page(kql: string, timespan: QueryTimeInterval, signal: AbortSignal): Promise<PageOutcome> {
@@ -165,7 +141,7 @@ export class AksPoller implements WindowPoller<AksCursor> {
       const status = statusOf(err);
       if (status === 504) return { limit: 'timeout', detail: errorText(err) };
       if (status === 413) return { limit: 'size', detail: errorText(err) };
-      throw new AksQueryError(err, this.config.table);
+      throw new AksQueryError(err);
     }
     if (result.status === LogsQueryResultStatus.PartialFailure) {
       // The SDK drops the innererror that would say which limit was hit, so every partial result
@@ -190,9 +166,35 @@ export class AksPoller implements WindowPoller<AksCursor> {
       const retryAfter = retryAfterOf(err, this.deps.clock.now());
       return retryAfter === undefined ? { code: '429', throttled: true } : { code: '429', throttled: true, retryAfterMs: retryAfter };
     }
-    if (status !== undefined) return { code: String(status), throttled: false };
+    const { workspaceId, table } = this.config;
+    if (status !== undefined) {
+      const failure: ApiFailure = { code: String(status), throttled: false };
+      const message = err instanceof Error ? err.message : '';
+      if (status === 403) {
+        failure.lasting = { reason: 'permission_denied', fix: `give the bridge's identity the Log Analytics Reader role on workspace ${workspaceId}` };
+      } else if (status === 401) {
+        failure.lasting = { reason: 'bad_credentials', fix: `check credential (${this.config.credential.type}): the query API does not accept its token (tenant, client id, audience)` };
+      } else if (status === 404) {
+        failure.lasting = { reason: 'not_found', fix: `check workspaceId ${workspaceId} and endpoint: the query API knows no such workspace` };
+      } else if (status === 400 && /resolve (table|scalar)|column/i.test(message)) {
+        failure.lasting = {
+          reason: 'not_found',
+          fix: `send kube-audit to the workspace with a diagnostic setting in the mode that fills ${table} (${table === 'AzureDiagnostics' ? '"Azure diagnostics"' : '"resource specific"'}), or set table to the one it fills`,
+        };
+      } else if (status === 400) {
+        failure.lasting = { reason: 'invalid_query', fix: "check the source's table, categories and resourceId: Log Analytics refuses the query" };
+      }
+      return failure;
+    }
     const name = err instanceof AksQueryError ? err.causeName : err instanceof Error ? err.name : '';
-    if (/Authentication|CredentialUnavailable/.test(name)) return { code: 'credentials', throttled: false };
+    if (/Authentication|CredentialUnavailable/.test(name)) {
+      return {
+        code: 'credentials',
+        throttled: false,
+        api: 'Microsoft Entra ID',
+        lasting: { reason: 'bad_credentials', fix: `check credential (${this.config.credential.type}): tenantId, clientId and the secret, certificate or token it reads` },
+      };
+    }
     const code = (err as { code?: unknown }).code;
     return { code: typeof code === 'string' && code !== '' ? code : 'network', throttled: false };
   }
@@ -202,23 +204,17 @@ export class AksPoller implements WindowPoller<AksCursor> {
   }
 }
 
-/** A failed query, with the service's innermost message and a hint for the common mistakes. */
+/** A failed query, with the service's innermost message (classify says what to do about it). */
 export class AksQueryError extends Error {
   readonly statusCode: number | undefined;
   readonly code: string | undefined;
   readonly causeName: string;
   readonly response: unknown;
 
-  constructor(cause: unknown, table: string) {
-    const status = statusOf(cause);
-    let message = errorText(cause);
-    if (status === 400 && /resolve (table|scalar)|column/i.test(message)) {
-      message += ` (is the workspace's diagnostic setting in the mode that fills ${table}? AKSAudit needs "resource specific", AzureDiagnostics "Azure diagnostics")`;
-    }
-    if (status === 401 || status === 403) message += ' (the identity needs the Log Analytics Reader role on the workspace)';
-    super(message);
+  constructor(cause: unknown) {
+    super(errorText(cause));
     this.name = 'AksQueryError';
-    this.statusCode = status;
+    this.statusCode = statusOf(cause);
     this.causeName = cause instanceof Error ? cause.name : '';
     this.response = (cause as { response?: unknown }).response;
     const code = (cause as { code?: unknown }).code;
@@ -248,40 +244,4 @@ function errorText(err: unknown): string {
     inner = (inner as { innererror?: unknown }).innererror;
   }
   return text && text !== base ? `${base}: ${text}` : base;
-}
-
-function resumePoint(page: unknown): { ticks: bigint; after: { ing: string; key: string } } | undefined {
-  if (!page || typeof page !== 'object') return undefined;
-  const { ing, key } = page as { ing?: unknown; key?: unknown };
-  const ticks = typeof ing === 'string' ? parseTicks(ing) : undefined;
-  if (ticks === undefined || typeof key !== 'string') return undefined;
-  return { ticks, after: { ing: ing as string, key } };
-}
-
-function minTicks(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
-}
-
-/** A key read, with its ingestion time as ticks (to prune) and as the service's text (to save). */
-interface Seen {
-  ticks: bigint;
-  text: string;
-}
-
-function readSeen(seen: unknown): Map<string, Seen> {
-  const out = new Map<string, Seen>();
-  if (!seen || typeof seen !== 'object') return out;
-  for (const [text, keys] of Object.entries(seen as Record<string, unknown>)) {
-    const ticks = parseTicks(text);
-    if (ticks === undefined || !Array.isArray(keys)) continue;
-    for (const key of keys) if (typeof key === 'string') out.set(key, { ticks, text });
-  }
-  return out;
-}
-
-/** Keys grouped by their ingestion time text (the order carries no meaning). */
-function writeSeen(seen: Map<string, Seen>): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [key, { text }] of seen) (out[text] ??= []).push(key);
-  return out;
 }

@@ -1,13 +1,14 @@
 import type { FilteredLogEvent } from '@aws-sdk/client-cloudwatch-logs';
 import type { EksSourceConfig } from './config.js';
 import { normalizeEksRecord, type EksContext } from './normalize.js';
-import { isReject, type AuditEvent, type Reject } from '../../event/event.js';
-import type { SourceBatch } from '../../pipeline/types.js';
+import type { AuditEvent, Reject } from '../../event/event.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import type { TokenBucket } from '../../util/token-bucket.js';
-import type { ApiFailure, PollContext, WindowPoller } from '../polling/loop.js';
+import type { ApiFailure, PollContext } from '../polling/loop.js';
+import { readEksV1Cursor } from '../polling/legacy-cursors.js';
+import { OverlapWindowPoller, type Page, type RecordId } from '../polling/window-poller.js';
+import type { PositionCodec, Window } from '../polling/window.js';
 import type { FilterLogEvents } from './client.js';
-import { afterPage, completeWindow, hasSeen, initialCursor, isEksCursor, markSeen, windowFor, type EksCursor } from './cursor.js';
 
 export interface EksPollerDeps {
   metrics: Metrics;
@@ -17,48 +18,58 @@ export interface EksPollerDeps {
   context: EksContext;
 }
 
+/** EKS positions are CloudWatch event timestamps, epoch milliseconds, checkpointed as JSON numbers. */
+export const eksPositions: PositionCodec = {
+  unit: 'ms',
+  format: (position) => Number(position),
+  parse: (value) => {
+    if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : undefined;
+    return typeof value === 'string' && /^-?\d{1,16}$/.test(value) ? BigInt(value) : undefined;
+  },
+  fromMs: (ms) => BigInt(Math.floor(ms)),
+  readLegacy: readEksV1Cursor,
+};
+
+/** AWS error names retrying does not fix: the identity is refused. */
+const CREDENTIAL_ERRORS = new Set([
+  'UnrecognizedClientException',
+  'InvalidClientTokenId',
+  'InvalidSignatureException',
+  'SignatureDoesNotMatch',
+  'IncompleteSignature',
+  'MissingAuthenticationToken',
+  'CredentialsProviderError',
+]);
+
 /**
- * The EKS half of a polling source: pages FilterLogEvents over the window the cursor gives,
- * through empty pages, drops eventIds already handed on, normalizes, and yields one batch per
- * page whose cursor resumes after it; the last page's batch also completes the window.
+ * The EKS half of a polling source (src/sources/eks/README.md): FilterLogEvents filters on the
+ * event timestamp with both bounds inclusive and cannot filter on ingestion time, so a late event
+ * lands behind any time cursor; each window therefore re-reads `overlap` before the watermark and
+ * the window cursor drops what it already handed on by eventId. Pages follow nextToken through
+ * empty pages to the end of the window.
  */
-export class EksPoller implements WindowPoller<EksCursor> {
+export class EksPoller extends OverlapWindowPoller<FilteredLogEvent> {
+  readonly api = 'CloudWatch Logs FilterLogEvents';
   readonly logGroupName: string;
 
   constructor(
     private readonly config: EksSourceConfig,
     private readonly deps: EksPollerDeps,
   ) {
+    super({ name: config.name, codec: eksPositions, settleLagMs: config.settleLag, overlapMs: config.overlap, metrics: deps.metrics });
     this.logGroupName = config.logGroup ?? `/aws/eks/${config.cluster}/cluster`;
   }
 
-  initialCursor(startMs: number): EksCursor {
-    return initialCursor(startMs);
-  }
-
-  async *poll(from: EksCursor, ctx: PollContext): AsyncGenerator<SourceBatch & { cursor: EksCursor }> {
-    // A checkpoint from another source type or version cannot be trusted to resume from.
-    if (!isEksCursor(from)) throw new Error('the checkpoint of this source is not an EKS cursor; remove it to start afresh');
-    const window = windowFor(from, ctx.nowMs, this.config.settleLag);
-    if (!window) {
-      // Nothing has settled since the cursor yet. Hand the cursor on anyway so that a first run's
-      // resolved startFrom is checkpointed: a restart must not re-resolve "now" and skip the gap.
-      yield { source: this.config.name, events: [], rejects: [], cursor: from };
-      return;
-    }
+  protected async *pages(window: Window, ctx: PollContext): AsyncGenerator<Page<FilteredLogEvent>> {
     const call = await this.deps.filterLogEvents();
-    const { metrics } = this.deps;
-    const source = this.config.name;
-    let cursor = from;
-    let seen = { ...from.seen };
     let nextToken: string | undefined;
     do {
       const page = await call(
         {
           logGroupName: this.logGroupName,
           logStreamNamePrefix: this.config.logStreamNamePrefix,
-          startTime: window.startTime,
-          endTime: window.endTime,
+          startTime: Number(window.start),
+          endTime: Number(window.end) - 1, // inclusive on the API, exclusive in the window
           limit: this.config.limit,
           ...(this.config.filterPattern ? { filterPattern: this.config.filterPattern } : {}),
           ...(nextToken ? { nextToken } : {}),
@@ -66,42 +77,48 @@ export class EksPoller implements WindowPoller<EksCursor> {
         ctx.signal,
       );
       nextToken = page.nextToken || undefined;
-      const logEvents = page.events ?? [];
-      const events: AuditEvent[] = [];
-      const rejects: Reject[] = [];
-      let last = cursor.resume ?? window.startTime;
-      for (const logEvent of logEvents) {
-        const timestamp = logEvent.timestamp ?? window.startTime;
-        const id = eventIdOf(logEvent);
-        last = Math.max(last, timestamp);
-        if (hasSeen(seen, timestamp, id)) continue;
-        markSeen(seen, timestamp, id);
-        // Below the watermark means the previous window covered this time without seeing it.
-        if (timestamp < from.watermark) metrics.lateEvents.inc({ source });
-        if (logEvent.ingestionTime !== undefined) metrics.ingestionLag.observe({ source }, Math.max(0, logEvent.ingestionTime - timestamp) / 1000);
-        const result = normalizeEksRecord(logEvent, this.deps.context, `eventId ${id}`);
-        if (isReject(result)) rejects.push(result);
-        else events.push(result);
-      }
-      if (nextToken === undefined) {
-        yield { source, events, rejects, cursor: completeWindow(cursor, seen, window, this.config.overlap) };
-        return;
-      }
-      // An empty page moves nothing: CloudWatch says only that it has more to search.
-      if (logEvents.length === 0) continue;
-      cursor = afterPage(cursor, seen, last, window, this.config.overlap);
-      seen = { ...cursor.seen }; // the pruned set; the cursor's own copy is never written again
-      yield { source, events, rejects, cursor };
-    } while (!ctx.signal.aborted);
+      yield { records: page.events ?? [], done: nextToken === undefined };
+    } while (nextToken !== undefined);
+  }
+
+  protected identify(e: FilteredLogEvent, window: Window): RecordId {
+    return { position: e.timestamp === undefined ? window.start : BigInt(e.timestamp), key: eventIdOf(e) };
+  }
+
+  protected convert(e: FilteredLogEvent, id: RecordId): AuditEvent | Reject {
+    if (e.ingestionTime !== undefined) this.deps.metrics.ingestionLag.observe({ source: this.config.name }, Math.max(0, e.ingestionTime - Number(id.position)) / 1000);
+    return normalizeEksRecord(e, this.deps.context, `eventId ${id.key}`);
   }
 
   classify(err: unknown): ApiFailure {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number }; $retryable?: { throttling?: boolean } };
+    const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; $retryable?: { throttling?: boolean } };
     const name = typeof e?.name === 'string' && e.name !== 'Error' ? e.name : undefined;
     const status = e?.$metadata?.httpStatusCode;
     const throttled =
       name === 'ThrottlingException' || name === 'LimitExceededException' || name === 'TooManyRequestsException' || status === 429 || e?.$retryable?.throttling === true;
-    return { code: name ?? (status !== undefined ? String(status) : 'network'), throttled };
+    const failure: ApiFailure = { code: name ?? (status !== undefined ? String(status) : 'network'), throttled };
+    if (throttled) return failure;
+    const { region, cluster } = this.config;
+    const account = this.deps.context.accountId ?? '<account>';
+    if (name === 'AccessDeniedException' || name === 'AccessDenied' || status === 403) {
+      const role = this.config.roleArn ? ` (the role ${this.config.roleArn}, and sts:AssumeRole on it for the identity that assumes it)` : '';
+      failure.lasting = {
+        reason: 'permission_denied',
+        fix: `allow logs:FilterLogEvents on arn:aws:logs:${region}:${account}:log-group:${this.logGroupName}:* to the bridge's IAM identity${role}`,
+      };
+    } else if (name === 'ResourceNotFoundException') {
+      failure.lasting = {
+        reason: 'not_found',
+        fix: `log group ${this.logGroupName} does not exist in ${region}: enable the cluster's audit log type (aws eks update-cluster-config --region ${region} --name ${cluster} --logging '{"clusterLogging":[{"types":["audit"],"enabled":true}]}'), or set logGroup`,
+      };
+    } else if ((name !== undefined && CREDENTIAL_ERRORS.has(name)) || status === 401) {
+      if (name === 'CredentialsProviderError') failure.api = 'the AWS credential chain';
+      failure.lasting = { reason: 'bad_credentials', fix: 'check the AWS credentials the bridge runs with (environment, IRSA web identity, profile, roleArn): AWS does not accept them' };
+    } else if (name === 'InvalidParameterException' && !/token/i.test(e.message ?? '')) {
+      // An expired or foreign nextToken is answered the same way, and a fresh query fixes that.
+      failure.lasting = { reason: 'invalid_query', fix: 'check the source\'s logGroup, logStreamNamePrefix and filterPattern: CloudWatch Logs refuses the request' };
+    }
+    return failure;
   }
 
   onThrottled(_failure: ApiFailure, pauseMs: number): void {

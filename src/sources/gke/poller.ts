@@ -1,15 +1,17 @@
 import type { GkeSourceConfig } from './config.js';
-import { isReject, type AuditEvent, type Reject } from '../../event/event.js';
+import type { AuditEvent, Reject } from '../../event/event.js';
 import { normalizeGkeEntry } from './normalize.js';
 import type { Logger } from '../../telemetry/logger.js';
+import type { Metrics } from '../../telemetry/metrics.js';
 import type { TokenBucket } from '../../util/token-bucket.js';
-import type { ApiFailure, PollContext, WindowPoller } from '../polling/loop.js';
+import type { ApiFailure, PollContext } from '../polling/loop.js';
+import { readGkeV1Cursor } from '../polling/legacy-cursors.js';
+import { OverlapWindowPoller, type Page, type RecordId } from '../polling/window-poller.js';
+import type { PositionCodec, Window } from '../polling/window.js';
 import type { LoggingClient } from './client.js';
-import { initialGkeCursor, readGkeCursor, SeenSet, seenKey, type GkeCursor } from './cursor.js';
-import { fromWireEntry } from './entry.js';
+import { fromWireEntry, type WireEntryResult } from './entry.js';
 import { baseFilter, windowFilter } from './filter.js';
 import { formatTimeNs, msToNs, nsToMs, parseTimeNs } from './time.js';
-import type { SourceBatch } from '../../pipeline/types.js';
 
 /** google/rpc/code.proto names, for metrics labels. */
 const GRPC_CODES = [
@@ -18,105 +20,110 @@ const GRPC_CODES = [
   'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
 ];
 
+/** What google-auth-library throws when it has no credentials, or Google refuses the ones it has. */
+const CREDENTIAL_TROUBLE = /Could not load the default credentials|invalid_grant|unauthorized_client|invalid_client/i;
+
+/**
+ * GKE positions are LogEntry timestamps in epoch nanoseconds, checkpointed as RFC 3339 text with
+ * nine fractional digits so that no precision is lost through the checkpoint file.
+ */
+export const gkePositions: PositionCodec = {
+  unit: 'ns',
+  format: formatTimeNs,
+  parse: (value) => (typeof value === 'string' ? parseTimeNs(value) : undefined),
+  fromMs: msToNs,
+  readLegacy: readGkeV1Cursor,
+};
+
 export interface GkePollerDeps {
   client: () => Promise<LoggingClient>;
   /** The entries.list bucket of the project, shared with every other source on it. */
   quota: TokenBucket;
   logger: Logger;
-  /** Called after every successful entries.list: a long backfill is progress, not a stall. */
-  progress?: () => void;
+  metrics?: Metrics;
 }
 
 type Config = Pick<GkeSourceConfig, 'name' | 'projectId' | 'logs' | 'clusters' | 'locations' | 'filter' | 'pageSize' | 'settleLag' | 'overlap' | 'keepTypeKey'>;
 
 /**
- * One gke source's windows: each poll reads [watermark − overlap, now − settleLag) in timestamp
- * order, page by page (each page one batch), skipping what the cursor has seen.
+ * One gke source's windows (src/sources/gke/README.md): each poll reads its window in timestamp
+ * order, page by page (each page one batch), through the window cursor. A record's key is its
+ * insertId at its timestamp: the start and end entries of an exec share the insertId.
  */
-export class GkeWindowPoller implements WindowPoller<GkeCursor> {
+export class GkeWindowPoller extends OverlapWindowPoller<WireEntryResult> {
+  readonly api = 'Cloud Logging entries.list';
   private readonly base: string;
+  private readonly normalizeOptions: { keepTypeKey: boolean };
 
   constructor(
     private readonly config: Config,
     private readonly deps: GkePollerDeps,
   ) {
+    super({ name: config.name, codec: gkePositions, settleLagMs: config.settleLag, overlapMs: config.overlap, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
     this.base = baseFilter({ projectId: config.projectId, logs: config.logs, clusters: config.clusters, locations: config.locations, extra: config.filter });
+    this.normalizeOptions = { keepTypeKey: config.keepTypeKey };
   }
 
-  initialCursor(startMs: number): GkeCursor {
-    return initialGkeCursor(msToNs(startMs));
-  }
-
-  async *poll(cursor: GkeCursor, ctx: PollContext): AsyncGenerator<SourceBatch & { cursor: GkeCursor }> {
-    const { watermarkNs, resumeNs, sinceNs, seen: seenList } = readGkeCursor(cursor);
-    const overlapNs = msToNs(this.config.overlap);
-    const endNs = msToNs(ctx.nowMs - this.config.settleLag);
-    let fromNs = resumeNs ?? watermarkNs - overlapNs;
-    if (sinceNs !== undefined && fromNs < sinceNs) fromNs = sinceNs;
-    if (endNs <= fromNs) {
-      // Nothing is settled yet beyond where we are: keep the cursor as it is.
-      yield { source: this.config.name, events: [], rejects: [], cursor };
-      return;
-    }
+  protected async *pages(window: Window, ctx: PollContext): AsyncGenerator<Page<WireEntryResult>> {
     const client = await this.deps.client();
-    const filter = windowFilter(this.base, fromNs, endNs);
-    const seen = new SeenSet(seenList);
-    let resume = cursor.resume;
+    const filter = windowFilter(this.base, window.start, window.end);
     let pageToken: string | undefined;
-    let maxLagMs = 0;
-    const normalizeOptions = { keepTypeKey: this.config.keepTypeKey };
-    for (;;) {
+    do {
       await this.deps.quota.take(ctx.signal);
       const page = await client.list({ filter, pageSize: this.config.pageSize, pageToken }, ctx.signal);
-      const events: AuditEvent[] = [];
-      const rejects: Reject[] = [];
-      for (const raw of page.entries) {
-        const wire = fromWireEntry(raw);
-        if (wire.timestampNs !== undefined && wire.insertId !== undefined) {
-          const key = seenKey(wire.timestampNs, wire.insertId);
-          resume = formatTimeNs(wire.timestampNs); // read up to here, whether new or not
-          if (seen.has(key)) continue;
-          seen.add(key, wire.timestampNs);
-        }
-        if (!wire.ok) {
-          rejects.push({ reason: wire.reason, raw: wire.raw, ref: wire.insertId ?? 'entry without insertId' });
-          continue;
-        }
-        const lag = wire.receiveNs === undefined ? 0 : nsToMs(wire.receiveNs - wire.timestampNs);
-        if (lag > maxLagMs) maxLagMs = lag;
-        const result = normalizeGkeEntry(wire.json, normalizeOptions, wire.insertId);
-        if (isReject(result)) rejects.push(result);
-        else events.push(result);
-      }
-      this.deps.progress?.();
       pageToken = page.nextPageToken || undefined;
-      if (pageToken) {
-        // A restart re-reads from `resume`, and the next window from end − overlap: older keys
-        // are never needed again. This keeps the cursor small through a long backfill.
-        const resumeAt = resume === undefined ? fromNs : parseTimeNs(resume)!;
-        seen.prune(resumeAt < endNs - overlapNs ? resumeAt : endNs - overlapNs);
-        const next: GkeCursor = { watermark: cursor.watermark, seen: seen.list() };
-        if (resume !== undefined) next.resume = resume;
-        if (cursor.since !== undefined) next.since = cursor.since;
-        yield { source: this.config.name, events, rejects, cursor: next };
-        continue;
-      }
-      // The window is complete: the watermark moves to its end; seen keeps what the next
-      // window (from end − overlap) can read again.
-      const newWatermark = endNs > watermarkNs ? endNs : watermarkNs;
-      seen.prune(newWatermark - overlapNs);
-      const done: GkeCursor = { watermark: formatTimeNs(newWatermark), seen: seen.list() };
-      if (cursor.since !== undefined && sinceNs !== undefined && sinceNs > newWatermark - overlapNs) done.since = cursor.since;
-      if (maxLagMs > 0) this.deps.logger.debug({ maxIngestionLagMs: maxLagMs }, 'window read');
-      yield { source: this.config.name, events, rejects, cursor: done };
-      return;
-    }
+      yield { records: page.entries.map(fromWireEntry), done: pageToken === undefined };
+    } while (pageToken !== undefined);
+  }
+
+  protected identify(wire: WireEntryResult): RecordId | undefined {
+    return wire.timestampNs !== undefined && wire.insertId !== undefined ? { position: wire.timestampNs, key: wire.insertId } : undefined;
+  }
+
+  protected convert(wire: WireEntryResult): AuditEvent | Reject {
+    if (!wire.ok) return { reason: wire.reason, raw: wire.raw, ref: wire.insertId ?? 'entry without insertId' };
+    if (wire.receiveNs !== undefined) this.deps.metrics?.ingestionLag.observe({ source: this.config.name }, Math.max(0, nsToMs(wire.receiveNs - wire.timestampNs)) / 1000);
+    return normalizeGkeEntry(wire.json, this.normalizeOptions, wire.insertId);
   }
 
   classify(err: unknown): ApiFailure {
-    const code = (err as { code?: unknown } | null)?.code;
-    const name = typeof code === 'number' ? (GRPC_CODES[code] ?? `GRPC_${code}`) : err instanceof Error && err.name === 'TimeoutError' ? 'DEADLINE_EXCEEDED' : 'UNKNOWN';
-    return { code: name, throttled: name === 'RESOURCE_EXHAUSTED' };
+    const e = err as { code?: unknown; details?: unknown; message?: unknown } | null;
+    const message = typeof e?.message === 'string' ? e.message : String(err);
+    if (typeof e?.code !== 'number' && CREDENTIAL_TROUBLE.test(message)) {
+      return { code: 'credentials', throttled: false, api: 'Google authentication', lasting: { reason: 'bad_credentials', fix: this.credentialsFix() } };
+    }
+    const code = typeof e?.code === 'number' ? (GRPC_CODES[e.code] ?? `GRPC_${e.code}`) : err instanceof Error && err.name === 'TimeoutError' ? 'DEADLINE_EXCEEDED' : 'UNKNOWN';
+    const failure: ApiFailure = { code, throttled: code === 'RESOURCE_EXHAUSTED' };
+    const lasting = this.lasting(code, message);
+    if (!lasting) return failure;
+    // gRPC messages read "7 PERMISSION_DENIED: <details>": the details are the API's answer.
+    const answer = typeof e?.details === 'string' && e.details !== '' ? e.details : message.replace(/^\d+ [A-Z_]+: /, '');
+    return { ...failure, answer, lasting };
+  }
+
+  private lasting(code: string, message: string): ApiFailure['lasting'] {
+    const { projectId } = this.config;
+    switch (code) {
+      case 'PERMISSION_DENIED': {
+        const dataAccess = this.config.logs.includes('data_access')
+          ? ', and Private Logs Viewer (roles/logging.privateLogViewer), which reading data_access needs'
+          : ' (roles/logging.privateLogViewer too, to read data_access)';
+        return { reason: 'permission_denied', fix: `grant the bridge's identity the Logs Viewer role (roles/logging.viewer) on project ${projectId}${dataAccess}` };
+      }
+      case 'UNAUTHENTICATED':
+        return { reason: 'bad_credentials', fix: this.credentialsFix() };
+      case 'NOT_FOUND':
+        return { reason: 'not_found', fix: `check projectId ${projectId}: Cloud Logging knows no such project` };
+      case 'INVALID_ARGUMENT':
+        // An expired page token is refused the same way, and a fresh query fixes that.
+        return /page.?token/i.test(message) ? undefined : { reason: 'invalid_query', fix: "check the source's filter, clusters and locations: Cloud Logging refuses the query" };
+      default:
+        return undefined;
+    }
+  }
+
+  private credentialsFix(): string {
+    return "check keyFile, GOOGLE_APPLICATION_CREDENTIALS or the workload identity binding of the bridge's service account: Google does not accept the credentials";
   }
 
   onThrottled(_failure: ApiFailure, pauseMs: number): void {

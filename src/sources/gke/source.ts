@@ -35,7 +35,7 @@ export class GkeSource implements Source {
         })),
       quota,
       logger,
-      progress: () => ctx.health.sourcePolled(config.name),
+      metrics: ctx.metrics,
     });
     try {
       yield* pollingBatches(poller, pollingOptionsFor(config, { ...ctx, logger }), from, signal);

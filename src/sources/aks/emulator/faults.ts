@@ -6,6 +6,8 @@ export interface AksFaults {
   retryAfter: number;
   /** Every Nth query call answers 500. */
   errorEvery?: number;
+  /** Every Nth query call answers 403, as for an identity without Log Analytics Reader on the workspace. */
+  deniedEvery?: number;
   /** Every Nth query call answers 504 (the query ran past its time). */
   timeoutEvery?: number;
   /** Every Nth query call comes back as PartialFailure (200 with an error and part of the rows). */
@@ -30,6 +32,7 @@ const NAMES: Record<string, keyof AksFaults> = {
   'retry-after': 'retryAfter',
   'error-every': 'errorEvery',
   'timeout-every': 'timeoutEvery',
+  'denied-every': 'deniedEvery',
   'partial-every': 'partialEvery',
   'row-limit': 'rowLimit',
   'size-limit': 'sizeLimit',

@@ -208,6 +208,9 @@ export class AksEmulator {
       );
     }
     if (every(this.faults.errorEvery, n)) return send(500, { error: { code: 'InternalServerError', message: 'emulated server error' } });
+    if (every(this.faults.deniedEvery, n)) {
+      return send(403, { error: { code: 'InsufficientAccessError', message: 'The provided credentials have insufficient access to perform the requested operation' } });
+    }
     if (every(this.faults.timeoutEvery, n)) {
       return send(504, { error: { code: 'GatewayTimeout', message: 'The query ran longer than its allowed time (emulated)' } });
     }

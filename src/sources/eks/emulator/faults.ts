@@ -6,9 +6,14 @@
 export interface EksFaults {
   /** Answer every Nth FilterLogEvents request with 400 ThrottlingException. */
   throttleEvery?: number;
-  /** Answer every Nth request with `errorStatus` (default 500, ServiceUnavailableException). */
+  /**
+   * Answer every Nth request with `errorStatus` (default 500, ServiceUnavailableException; 403
+   * AccessDeniedException; another 4xx InvalidParameterException).
+   */
   errorEvery?: number;
   errorStatus: number;
+  /** Answer every Nth request as AWS answers an identity without logs:FilterLogEvents: 400 AccessDeniedException. */
+  deniedEvery?: number;
   /** Every Nth response is an empty page that still carries a nextToken. */
   emptyEvery?: number;
   /** At most this many events per page, whatever `limit` asks (CloudWatch's 1 MB cap, made small). */
@@ -28,6 +33,7 @@ export const FAULT_KEYS = [
   'throttle-every',
   'error-every',
   'error-status',
+  'denied-every',
   'empty-every',
   'page-size',
   'latency-ms',
@@ -54,6 +60,9 @@ export function parseFaults(spec: string | undefined): EksFaults {
       case 'error-status':
         if (n < 400 || n > 599) throw new Error(`fault ${part}: expected an HTTP status from 400 to 599`);
         faults.errorStatus = n;
+        break;
+      case 'denied-every':
+        faults.deniedEvery = positive(part, n);
         break;
       case 'empty-every':
         faults.emptyEvery = positive(part, n);

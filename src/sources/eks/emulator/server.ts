@@ -58,7 +58,7 @@ const MAX_PAGE_BYTES = 1_048_576;
 const EVENT_OVERHEAD_BYTES = 26;
 
 /**
- * CloudWatch Logs' FilterLogEvents over the JSON protocol (reference/eks.md §2, §4), from records
+ * CloudWatch Logs' FilterLogEvents over the JSON protocol (src/sources/eks/emulator/README.md), from records
  * held in memory: POST / with X-Amz-Target Logs_20140328.FilterLogEvents, inclusive start and end
  * on the event timestamp, stream prefix or names, pages ordered by (timestamp, ingestionTime,
  * arrival), at most 10,000 events or 1 MB each, with a nextToken until the last page. A record is visible once its ingestionTime has
@@ -177,8 +177,14 @@ export class EksEmulator {
     const count = ++this.filterCount;
     if (isNth(count, this.faults.throttleEvery)) return error(400, 'ThrottlingException', 'Rate exceeded', body);
     if (isNth(count, this.faults.errorEvery)) {
-      const type = this.faults.errorStatus >= 500 ? 'ServiceUnavailableException' : 'InvalidParameterException';
-      return error(this.faults.errorStatus, type, 'injected failure', body);
+      const status = this.faults.errorStatus;
+      const type = status >= 500 ? 'ServiceUnavailableException' : status === 403 ? 'AccessDeniedException' : 'InvalidParameterException';
+      return error(status, type, 'injected failure', body);
+    }
+    if (isNth(count, this.faults.deniedEvery)) {
+      const group = typeof body.logGroupName === 'string' ? body.logGroupName : this.options.logGroup;
+      const message = `User: arn:aws:sts::123456789012:assumed-role/audit-reader/kube-audit-bridge is not authorized to perform: logs:FilterLogEvents on resource: arn:aws:logs:us-east-1:123456789012:log-group:${group}:* because no identity-based policy allows the logs:FilterLogEvents action`;
+      return error(400, 'AccessDeniedException', message, body);
     }
     const problem = validate(body);
     if (problem) return error(400, 'InvalidParameterException', problem, body);

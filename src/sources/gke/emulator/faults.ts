@@ -1,11 +1,14 @@
 // Faults the GKE emulator injects, from a comma list such as
-// "throttle-every=5,unavailable-every=7,slow-page-ms=200,late-every=10,late-ms=30000,malformed-every=9".
+// "throttle-every=5,unavailable-every=7,slow-page-ms=200,late-every=10,late-ms=30000,malformed-every=9",
+// or "denied-every=1" for an identity without the Logs Viewer role.
 
 export interface GkeFaults {
   /** Every Nth ListLogEntries call fails with RESOURCE_EXHAUSTED (the 60/min quota). */
   throttleEvery?: number;
   /** Every Nth call fails with UNAVAILABLE. */
   unavailableEvery?: number;
+  /** Every Nth call fails with PERMISSION_DENIED (1: an identity that may not read the project's logs). */
+  deniedEvery?: number;
   /** Each page is answered after this delay. */
   slowPageMs?: number;
   /** Every Nth entry of the data becomes visible only lateMs after its ingestion time. */
@@ -18,6 +21,7 @@ export interface GkeFaults {
 const KEYS: Record<string, keyof GkeFaults> = {
   'throttle-every': 'throttleEvery',
   'unavailable-every': 'unavailableEvery',
+  'denied-every': 'deniedEvery',
   'slow-page-ms': 'slowPageMs',
   'late-every': 'lateEvery',
   'late-ms': 'lateMs',

@@ -205,6 +205,7 @@ export class GkeEmulator {
       fail(grpc.status.RESOURCE_EXHAUSTED, 'RESOURCE_EXHAUSTED', "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute'");
     }
     if (everyNth(this.faults.unavailableEvery, n)) fail(grpc.status.UNAVAILABLE, 'UNAVAILABLE', 'The service is currently unavailable.');
+    if (everyNth(this.faults.deniedEvery, n)) fail(grpc.status.PERMISSION_DENIED, 'PERMISSION_DENIED', 'The caller does not have permission');
 
     const projects = new Set<string>();
     for (const name of call.resourceNames) {
