@@ -171,7 +171,55 @@ server: { host: 127.0.0.1, port: 0 }
     expect(dead[0]!.kind).toBe('reject');
     expect(dead[0]!.reason).toMatch(/^log_s truncated by Azure Diagnostics/);
     const checkpoint = JSON.parse(await readFile(join(dir, 'checkpoints.json'), 'utf8')) as Record<string, unknown>;
-    expect(JSON.stringify(checkpoint)).toMatch(/"ingested":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z"/);
+    expect(JSON.stringify(checkpoint)).toMatch(/"watermark":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z"/);
+  });
+});
+
+describe('kube-audit-bridge run --once, AKS refusing the identity', () => {
+  it('a 403 from the emulator: exit 1 with one line naming the source, the answer and the role', async () => {
+    const child = spawn(process.execPath, [CLI, 'emulator', 'aks', '--port', '0', '--data', AKSAUDIT, '--faults', 'denied-every=1'], { cwd: REPO });
+    onCleanup(async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => child.once('exit', resolve));
+      }
+    });
+    const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const line = out.split('\n')[0];
+        if (out.includes('\n') && line) resolve(JSON.parse(line) as Record<string, unknown>);
+      });
+      child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+    });
+    const dir = await tempDir();
+    const config = join(dir, 'bridge.yaml');
+    await writeFile(
+      config,
+      `sources:
+  - name: aks-prod
+    type: aks
+    workspaceId: ${String(ready.workspaceId)}
+    endpoint: ${String(ready.endpoint)}
+    caFile: ${String(ready.caFile)}
+    credential: { type: clientSecret, authorityHost: "${String(ready.authorityHost)}" }
+    startFrom: -100000h
+    settleLag: 1s
+sinks:
+  - { name: out, type: file, path: ${join(dir, 'events.jsonl')} }
+checkpoint: { path: ${join(dir, 'checkpoints.json')} }
+deadLetter: { path: ${join(dir, 'dead-letter.jsonl')} }
+server: { host: 127.0.0.1, port: 0 }
+`,
+    );
+    const env = { AZURE_TENANT_ID: '11111111-2222-3333-4444-555555555555', AZURE_CLIENT_ID: 'bridge', AZURE_CLIENT_SECRET: 'not-logged-secret' };
+    const run = await runCli(['run', '--config', config, '--once'], { env, timeoutMs: 60_000 });
+    expect(run.code, run.stderr).toBe(1);
+    const plain = run.stderr.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('{'));
+    expect(plain).toEqual([
+      `source aks-prod: the Log Analytics query API answered 403: The provided credentials have insufficient access to perform the requested operation. Likely fix: give the bridge's identity the Log Analytics Reader role on workspace ${String(ready.workspaceId)}`,
+    ]);
   });
 });
 

@@ -47,6 +47,7 @@ export interface Harness {
   source: AksSource;
   metrics: Metrics;
   quotas: QuotaRegistry;
+  health: Health;
 }
 
 /** An AKS source on the emulator, with the client-secret credential read from a file. */
@@ -78,7 +79,7 @@ export async function aksSource(
   const health = new Health(options.clock, metrics);
   health.registerSource(config.name, config.pollInterval);
   const source = new AksSource(config, { logger: options.logger ?? silentLogger(), metrics, health, clock: options.clock, quotas, once: options.once ?? true });
-  return { source, metrics, quotas };
+  return { source, metrics, quotas, health };
 }
 
 export interface Drained {

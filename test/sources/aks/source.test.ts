@@ -7,9 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { normalizeAksRow } from '../../../src/sources/aks/normalize.js';
 import { isReject, type AuditEvent } from '../../../src/event/event.js';
 import { AksQueryError } from '../../../src/sources/aks/poller.js';
+import { SourceStoppedError } from '../../../src/pipeline/source-runner.js';
 import { VirtualClock } from '../../helpers/clock.js';
 import { tempDir } from '../../helpers/fs.js';
 import { metricValue } from '../../helpers/webhook.js';
+import { eventually } from '../../helpers/pipeline.js';
 import { aksSource, CLIENT, drain, keys, sampleRows, SECRET, stamp, startEmulator, TENANT, type Row } from './helpers.js';
 
 const MIN = 60_000;
@@ -252,5 +254,73 @@ describe('AKS source against the Log Analytics emulator', () => {
     expect((err as Error).message).toMatch(/unsupported operator 'summarize'/);
     expect(poller.classify(err).code).toBe('400');
     expect(emulator.queries.at(-1)!.status).toBe(400);
+  });
+});
+
+describe('AKS source: an error retrying cannot fix', () => {
+  const LINE =
+    "source aks-test: the Log Analytics query API answered 403: The provided credentials have insufficient access to perform the requested operation. Likely fix: give the bridge's identity the Log Analytics Reader role on workspace 7d0a3e59-2c1f-4b8e-9a64-0f3c5b1d2e01";
+
+  it('a 403 turns /readyz red with one line (source, answer, role to give) and counts source_lasting_errors_total{reason}', async () => {
+    const clock = new VirtualClock(Date.now());
+    const emulator = await startEmulator(aksAuditRows(clock.now()), { now: () => clock.now(), faults: { deniedEvery: 1 } });
+    const { source, metrics, health } = await aksSource(emulator, {}, { clock, once: false });
+    health.markStarted();
+    const abort = new AbortController();
+    const reading = (async () => {
+      for await (const batch of source.batches(undefined, abort.signal)) void batch;
+    })();
+    await eventually(async () => (await metricValue(metrics.sourceLastingErrors, { source: 'aks-test', reason: 'permission_denied' })) >= 1, 10_000, 'a lasting error');
+    expect(health.readiness().problems).toEqual([LINE]);
+    expect(await metricValue(metrics.sourceFailing, { source: 'aks-test', reason: 'permission_denied' })).toBe(1);
+    abort.abort();
+    await reading;
+  });
+
+  it('in once mode a 403 ends the source with that line; a table the diagnostic setting does not fill is not_found', async () => {
+    const clock = new VirtualClock(Date.now());
+    const emulator = await startEmulator(aksAuditRows(clock.now()), { now: () => clock.now(), faults: { deniedEvery: 1 } });
+    const err = await drain((await aksSource(emulator, {}, { clock })).source).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceStoppedError);
+    expect((err as SourceStoppedError).line).toBe(LINE);
+
+    const { source } = await aksSource(emulator, { table: 'AKSAuditAdmin' }, { clock });
+    const poller = (source as unknown as { poller: { classify(e: unknown): { lasting?: { reason: string; fix: string } } } }).poller;
+    const unknownTable = Object.assign(new Error("'where' operator: Failed to resolve table or column expression named 'AKSAuditAdmin'"), { statusCode: 400 });
+    expect(poller.classify(unknownTable).lasting).toEqual({
+      reason: 'not_found',
+      fix: 'send kube-audit to the workspace with a diagnostic setting in the mode that fills AKSAuditAdmin ("resource specific"), or set table to the one it fills',
+    });
+    expect(poller.classify(Object.assign(new Error('no such workspace'), { statusCode: 404 })).lasting?.reason).toBe('not_found');
+    expect(poller.classify(Object.assign(new Error('token'), { statusCode: 401 })).lasting?.reason).toBe('bad_credentials');
+    expect(poller.classify(Object.assign(new Error('bad'), { name: 'AuthenticationError' })).lasting?.reason).toBe('bad_credentials');
+    expect(poller.classify(Object.assign(new Error('syntax'), { statusCode: 400 })).lasting?.reason).toBe('invalid_query');
+    expect(poller.classify(Object.assign(new Error('oops'), { statusCode: 500 })).lasting).toBeUndefined();
+  });
+
+  it('wrong client secret: bad_credentials', async () => {
+    const clock = new VirtualClock(Date.now());
+    const emulator = await startEmulator(aksAuditRows(clock.now()), { now: () => clock.now(), clientSecret: 'another-secret' });
+    const err = await drain((await aksSource(emulator, {}, { clock })).source).catch((e: unknown) => e);
+    expect((err as SourceStoppedError).line).toMatch(/^source aks-test: Microsoft Entra ID answered credentials: invalid_client: .*Invalid client secret provided.*\. Likely fix: check credential \(clientSecret\): tenantId, clientId and the secret, certificate or token it reads$/);
+  });
+});
+
+describe('AKS source: checkpoints of the previous version', () => {
+  it('resumes after the last row read from {ingested, seen, page: {ing, key}}, without loss or repeats', async () => {
+    const clock = new VirtualClock(Date.now());
+    const rows = aksAuditRows(clock.now());
+    const emulator = await startEmulator(rows, { now: () => clock.now() });
+    const { source } = await aksSource(emulator, { pageSize: 5 }, { clock });
+    const whole = await drain(source);
+    const before = await drain(source, undefined, 2);
+    const now = before.cursors.at(-1)!;
+    expect(now).toMatchObject({ unit: '100ns', resumeAfter: expect.any(String) as unknown });
+    // The previous version moved `ingested` to the last row read and kept that row in `page`.
+    const old = { ingested: now.resume, seen: now.seen, page: { ing: now.resume, key: now.resumeAfter } };
+    const calls = emulator.queries.length;
+    const after = await drain(source, old);
+    expect([...keys(before.events), ...keys(after.events)]).toEqual(keys(whole.events));
+    expect(emulator.queries[calls]!.query).toContain(`strcmp(_key, "${String(now.resumeAfter)}") > 0`);
   });
 });

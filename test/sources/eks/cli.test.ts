@@ -101,6 +101,38 @@ server: { host: 127.0.0.1, port: 0 }
     expect(readJsonLines(join(dir, 'audit.jsonl'))).toHaveLength(36);
   });
 
+  it('run --once on an AccessDeniedException from the emulator: exit 1 with one line naming the source, the answer and the permission', async () => {
+    const { ready } = await startEmulator(['--data', SAMPLE, '--cluster', 'demo-eks', '--faults', 'denied-every=1']);
+    const dir = await tempDir();
+    const config = join(dir, 'config.yaml');
+    await writeFile(
+      config,
+      `
+sources:
+  - name: demo-eks
+    type: eks
+    region: us-east-1
+    cluster: demo-eks
+    accountId: "123456789012"
+    endpoint: ${ready.endpoint}
+    startFrom: "2018-01-01T00:00:00Z"
+sinks:
+  - { name: archive, type: file, path: ${join(dir, 'audit.jsonl')} }
+checkpoint: { path: ${join(dir, 'checkpoints.json')} }
+deadLetter: { path: ${join(dir, 'dead.jsonl')} }
+server: { host: 127.0.0.1, port: 0 }
+`,
+    );
+    const env = { AWS_ACCESS_KEY_ID: 'AKIDEMULATOR', AWS_SECRET_ACCESS_KEY: 'emulator-secret', AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') };
+    const result = await runCli(['run', '--config', config, '--once'], { env, timeoutMs: 30_000 });
+    expect(result.code, result.stderr).toBe(1);
+    const lines = plainLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^source demo-eks: CloudWatch Logs FilterLogEvents answered AccessDeniedException: User: .* is not authorized to perform: logs:FilterLogEvents .*\. Likely fix: allow logs:FilterLogEvents on arn:aws:logs:us-east-1:123456789012:log-group:\/aws\/eks\/demo-eks\/cluster:\* to the bridge's IAM identity$/,
+    );
+  });
+
   it('emulator eks: a bad fault spec is refused', async () => {
     const result = await runCli(['emulator', 'eks', '--port', '0', '--data', SAMPLE, '--faults', 'explode=1']);
     expect(result.code).toBe(2);
@@ -119,3 +151,16 @@ server: { host: 127.0.0.1, port: 0 }
     expect(result.stderr).not.toMatch(/NodeVersionSupport|no longer support/i);
   });
 });
+
+/** The stderr lines that are not JSON logs: what a person reads. */
+function plainLines(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => {
+    if (line.trim() === '') return false;
+    try {
+      JSON.parse(line);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}

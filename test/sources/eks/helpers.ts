@@ -64,6 +64,7 @@ export interface Harness {
   source: EksSource;
   metrics: Metrics;
   quotas: QuotaRegistry;
+  health: Health;
 }
 
 export function eksConfig(endpoint: string, overrides: Record<string, unknown> = {}): EksSourceConfig {
@@ -102,7 +103,7 @@ export function eksSource(
     backoff: { initialMs: 20, maxMs: 200 },
   };
   if (options.credentials !== null) deps.credentials = options.credentials ?? STATIC_CREDENTIALS;
-  return { source: new EksSource(config, deps), metrics, quotas };
+  return { source: new EksSource(config, deps), metrics, quotas, health };
 }
 
 /** Collects batches until the iterator ends or `stop` says so (then aborts). */

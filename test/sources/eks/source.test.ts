@@ -1,12 +1,15 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SourceStoppedError } from '../../../src/pipeline/source-runner.js';
 import { EksEmulator } from '../../../src/sources/eks/emulator/server.js';
 import { Metrics } from '../../../src/telemetry/metrics.js';
 import { systemClock } from '../../../src/util/clock.js';
 import { QuotaRegistry } from '../../../src/util/token-bucket.js';
 import { auditIDs, drain, eksConfig, eksSource, lastCursor, ManualClock, records } from './helpers.js';
 import { tempDir } from '../../helpers/fs.js';
+import { eventually } from '../../helpers/pipeline.js';
+import { metricValue } from '../../helpers/webhook.js';
 
 const GROUP = '/aws/eks/demo-eks/cluster';
 const emulators: EksEmulator[] = [];
@@ -266,5 +269,57 @@ describe('EKS source credentials (AWS default chain, against the emulator\'s STS
     expect(auditIDs(batches)).toEqual(['eks-t-0']);
     expect(emu.stsCalls).toMatchObject([{ action: 'AssumeRoleWithWebIdentity', roleArn: 'arn:aws:iam::123456789012:role/irsa-audit', webIdentityToken: 'eyJhbGciOi.fake.token' }]);
     expect(emu.requests[0]!.accessKeyId).toBe(emu.stsCalls[0]!.issuedAccessKeyId);
+  });
+});
+
+describe('EKS source: an error retrying cannot fix', () => {
+  const LINE = new RegExp(
+    '^source prod-eks: CloudWatch Logs FilterLogEvents answered AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/audit-reader/kube-audit-bridge is not authorized to perform: logs:FilterLogEvents .*\\. ' +
+      "Likely fix: allow logs:FilterLogEvents on arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/demo-eks/cluster:\\* to the bridge's IAM identity$",
+  );
+
+  it('AccessDeniedException turns /readyz red with one line (source, answer, permission to allow) and counts source_lasting_errors_total{reason}', async () => {
+    const now = Date.now();
+    const emu = await emulator({ records: records(3, (i) => now - 5000 + i), faults: 'denied-every=1' });
+    const { source, metrics, health } = eksSource(eksConfig(emu.url), { quotas: fastQuotas(), once: false });
+    health.markStarted();
+    const abort = new AbortController();
+    const reading = (async () => {
+      for await (const batch of source.batches(undefined, abort.signal)) void batch;
+    })();
+    await eventually(async () => (await metricValue(metrics.sourceLastingErrors, { source: 'prod-eks', reason: 'permission_denied' })) >= 1, 10_000, 'a lasting error');
+    expect(health.readiness().problems).toEqual([expect.stringMatching(LINE)]);
+    expect(await metricValue(metrics.sourceFailing, { source: 'prod-eks', reason: 'permission_denied' })).toBe(1);
+    expect(await metricValue(metrics.apiErrors, { source: 'prod-eks', code: 'AccessDeniedException' })).toBe(1);
+    abort.abort();
+    await reading;
+    expect(emu.requests).toHaveLength(1); // the next try waits five minutes
+  });
+
+  it('an unknown log group is a lasting error whose fix enables the audit log type; once mode ends with it', async () => {
+    const emu = await emulator({ records: [] });
+    const err = await drain(eksSource(eksConfig(emu.url, { cluster: 'missing' }), { quotas: fastQuotas() }).source).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceStoppedError);
+    expect((err as SourceStoppedError).line).toBe(
+      'source prod-eks: CloudWatch Logs FilterLogEvents answered ResourceNotFoundException: The specified log group does not exist. ' +
+        "Likely fix: log group /aws/eks/missing/cluster does not exist in us-east-1: enable the cluster's audit log type (aws eks update-cluster-config --region us-east-1 --name missing --logging '{\"clusterLogging\":[{\"types\":[\"audit\"],\"enabled\":true}]}'), or set logGroup",
+    );
+  });
+});
+
+describe('EKS source: checkpoints of the previous version', () => {
+  it('resumes mid-window from {watermark, floor, resume, seen: {ms: eventIds}} without loss or repeats', async () => {
+    const now = Date.now();
+    const emu = await emulator({ records: records(10, (i) => now - 8000 + Math.floor(i / 2)), faults: 'page-size=3' });
+    const config = eksConfig(emu.url);
+    const quotas = fastQuotas();
+    const first = await drain(eksSource(config, { quotas }).source, undefined, (b) => b.length === 2);
+    // The previous version wrote the same fields without the unit tag.
+    const { unit, ...old } = lastCursor(first)!;
+    expect(unit).toBe('ms');
+    expect(Object.keys(old).sort()).toEqual(['floor', 'resume', 'seen', 'watermark']);
+    const second = await drain(eksSource(config, { quotas }).source, old);
+    expectEachOnce([...auditIDs(first), ...auditIDs(second)], Array.from({ length: 10 }, (_, i) => `eks-t-${i}`));
+    expect(emu.requests.at(-1)!.body.startTime).toBe(old.resume);
   });
 });

@@ -113,6 +113,53 @@ describe('emulator gke and run --once', () => {
   });
 });
 
+describe('run --once on an error retrying cannot fix', () => {
+  it('PERMISSION_DENIED from the emulator: exit 1 with one line naming the source, the answer and the role to grant', async () => {
+    const emulator = await startEmulator(['--port', '0', '--data', ENTRIES, '--faults', 'denied-every=1']);
+    const dir = await tempDir();
+    const config = join(dir, 'config.yaml');
+    await writeFile(
+      config,
+      [
+        'sources:',
+        '  - name: gke-prod',
+        '    type: gke',
+        '    projectId: example-project',
+        `    endpoint: ${emulator.endpoint}`,
+        '    insecure: true',
+        '    startFrom: "2026-01-01T00:00:00Z"',
+        'sinks:',
+        `  - { name: out, type: file, path: ${join(dir, 'out.jsonl')} }`,
+        `checkpoint: { path: ${join(dir, 'checkpoints.json')} }`,
+        `deadLetter: { path: ${join(dir, 'dead.jsonl')} }`,
+        'server: { host: 127.0.0.1, port: 0 }',
+      ].join('\n'),
+    );
+    try {
+      const run = await runCli(['run', '--config', config, '--once'], { timeoutMs: 30_000 });
+      expect(run.code, run.stderr).toBe(1);
+      expect(plainLines(run.stderr)).toEqual([
+        "source gke-prod: Cloud Logging entries.list answered PERMISSION_DENIED: The caller does not have permission. Likely fix: grant the bridge's identity the Logs Viewer role (roles/logging.viewer) on project example-project (roles/logging.privateLogViewer too, to read data_access)",
+      ]);
+    } finally {
+      expect(await emulator.stop()).toBe(0);
+    }
+  });
+});
+
+/** The stderr lines that are not JSON logs: what a person reads. */
+function plainLines(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => {
+    if (line.trim() === '') return false;
+    try {
+      JSON.parse(line);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
 describe('emulator gke input errors', () => {
   it('exits 2 with a message on an unknown fault or a missing data file', async () => {
     const fault = await runCli(['emulator', 'gke', '--port', '0', '--data', ENTRIES, '--faults', 'bogus=1']);

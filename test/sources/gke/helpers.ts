@@ -56,6 +56,7 @@ export interface Harness {
   source: GkeSource;
   metrics: Metrics;
   quotas: QuotaRegistry;
+  health: Health;
 }
 
 export function gkeSource(config: GkeSourceConfig, clock: Clock, options: { once?: boolean; quotas?: QuotaRegistry; metrics?: Metrics } = {}): Harness {
@@ -64,7 +65,7 @@ export function gkeSource(config: GkeSourceConfig, clock: Clock, options: { once
   health.registerSource(config.name, config.pollInterval);
   const quotas = options.quotas ?? new QuotaRegistry(clock);
   const source = new GkeSource(config, { logger: silentLogger(), metrics, health, clock, quotas, once: options.once ?? false });
-  return { source, metrics, quotas };
+  return { source, metrics, quotas, health };
 }
 
 /** Pulls batches until `stop` says so (or the source ends, in once mode). */

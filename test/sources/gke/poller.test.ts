@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseEndpoint } from '../../../src/sources/gke/client.js';
-import { initialGkeCursor, readGkeCursor, SeenSet, seenKey } from '../../../src/sources/gke/cursor.js';
 import { fromWireEntry } from '../../../src/sources/gke/entry.js';
 import { encodeAuditLog } from '../../../src/sources/gke/audit-log.js';
 import { GkeWindowPoller } from '../../../src/sources/gke/poller.js';
-import { parseTimeNs, timestampToNs } from '../../../src/sources/gke/time.js';
+import { timestampToNs } from '../../../src/sources/gke/time.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { TokenBucket } from '../../../src/util/token-bucket.js';
 import { VirtualClock } from '../../helpers/clock.js';
@@ -26,21 +25,29 @@ describe('gke poller parts', () => {
     expect(poller.classify(new Error('other'))).toEqual({ code: 'UNKNOWN', throttled: false });
   });
 
-  it('keeps cursors JSON-serializable and refuses one without a watermark', () => {
-    const cursor = initialGkeCursor(parseTimeNs('2026-01-02T03:04:05.123456789Z')!);
-    expect(JSON.parse(JSON.stringify(cursor))).toEqual({ watermark: '2026-01-02T03:04:05.123456789Z', seen: [], resume: '2026-01-02T03:04:05.123456789Z', since: '2026-01-02T03:04:05.123456789Z' });
-    expect(readGkeCursor(cursor).watermarkNs).toBe(parseTimeNs('2026-01-02T03:04:05.123456789Z'));
-    expect(() => readGkeCursor({ offset: 5 })).toThrow(/no valid watermark/);
-  });
-
-  it('seen keys include the timestamp: an exec start and end share the insertId', () => {
-    const seen = new SeenSet([seenKey(5n, 'a'), 'garbage-without-time']);
-    expect(seen.size).toBe(1);
-    expect(seen.has(seenKey(5n, 'a'))).toBe(true);
-    expect(seen.has(seenKey(6n, 'a'))).toBe(false);
-    seen.add(seenKey(9n, 'b'), 9n);
-    seen.prune(6n);
-    expect(seen.list()).toEqual([seenKey(9n, 'b')]);
+  it('tells lasting gRPC answers (permission, project, credentials, filter) from transient ones', () => {
+    const clock = new VirtualClock();
+    const make = (logs: string[]) =>
+      new GkeWindowPoller(gkeConfig('127.0.0.1:1', { logs }), { client: () => Promise.reject(new Error('unused')), quota: new TokenBucket(1, 1, clock), logger: silentLogger() });
+    const grpc = (code: number, details: string): Error => Object.assign(new Error(`${code} X: ${details}`), { code, details });
+    const denied = make(['activity']).classify(grpc(7, 'The caller does not have permission'));
+    expect(denied).toEqual({
+      code: 'PERMISSION_DENIED',
+      throttled: false,
+      answer: 'The caller does not have permission',
+      lasting: {
+        reason: 'permission_denied',
+        fix: "grant the bridge's identity the Logs Viewer role (roles/logging.viewer) on project test-project (roles/logging.privateLogViewer too, to read data_access)",
+      },
+    });
+    expect(make(['activity', 'data_access']).classify(grpc(7, 'no')).lasting?.fix).toMatch(/roles\/logging\.viewer\) on project test-project, and Private Logs Viewer \(roles\/logging\.privateLogViewer\)/);
+    const poller = make(['activity']);
+    expect(poller.classify(grpc(5, 'project not found')).lasting?.reason).toBe('not_found');
+    expect(poller.classify(grpc(16, 'bad token')).lasting?.reason).toBe('bad_credentials');
+    expect(poller.classify(new Error('Could not load the default credentials. Browse to https://cloud.google.com/docs/authentication/getting-started')).lasting?.reason).toBe('bad_credentials');
+    expect(poller.classify(grpc(3, 'invalid filter: unknown field')).lasting?.reason).toBe('invalid_query');
+    expect(poller.classify(grpc(3, 'page token is invalid')).lasting).toBeUndefined();
+    expect(poller.classify(grpc(14, 'unavailable')).lasting).toBeUndefined();
   });
 
   it('turns a raw SDK entry into the gcloud JSON shape with nanosecond timestamps', () => {

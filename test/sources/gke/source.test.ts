@@ -5,10 +5,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GkeEmulator } from '../../../src/sources/gke/emulator/server.js';
 import { canonicalMicroTime, validateEvent } from '../../../src/event/event.js';
+import { SourceStoppedError } from '../../../src/pipeline/source-runner.js';
 import type { Cursor } from '../../../src/pipeline/types.js';
+import { formatTimeNs, msToNs, parseTimeNs } from '../../../src/sources/gke/time.js';
 import { systemClock } from '../../../src/util/clock.js';
 import { QuotaRegistry } from '../../../src/util/token-bucket.js';
 import { VirtualClock } from '../../helpers/clock.js';
+import { eventually } from '../../helpers/pipeline.js';
+import { metricValue } from '../../helpers/webhook.js';
 import { drain, gkeConfig, gkeEntry, gkeSource, startEmulator } from './helpers.js';
 
 let emulator: GkeEmulator | undefined;
@@ -177,7 +181,7 @@ describe('gke source against the emulator', () => {
     emulator = await startEmulator(entries, {}, () => clock.now());
     const { batches, events } = await drain(gkeSource(gkeConfig(emulator.endpoint, { startFrom: '-15m', pageSize: 100 }), clock, { once: true }).source, undefined);
     expect(events).toHaveLength(3000);
-    const sizes = batches.map((b) => (b.cursor!.seen as string[]).length);
+    const sizes = batches.map((b) => Object.values(b.cursor!.seen as Record<string, string[]>).reduce((n, keys) => n + keys.length, 0));
     // Early pages: resume is far before end − overlap, so only the keys at the resume timestamp stay.
     expect(Math.max(...sizes.slice(0, 10))).toBe(1);
     // The final cursor holds exactly the entries of the next window's overlap [end − 2m, end).
@@ -204,5 +208,53 @@ describe('gke source against the emulator', () => {
     // One bucket for both: 24 calls at 20/s after a burst of 5 take at least (24 − 5) / 20 s.
     // (Two buckets would allow both sources their own burst and rate: about half of that.)
     expect(elapsed).toBeGreaterThanOrEqual(((calls - 5) / 20) * 1000 * 0.9);
+  });
+});
+
+describe('gke source: an error retrying cannot fix', () => {
+  const LINE =
+    "source g: Cloud Logging entries.list answered PERMISSION_DENIED: The caller does not have permission. Likely fix: grant the bridge's identity the Logs Viewer role (roles/logging.viewer) on project test-project (roles/logging.privateLogViewer too, to read data_access)";
+
+  it('PERMISSION_DENIED turns /readyz red with one line (source, answer, role to grant) and counts source_lasting_errors_total{reason}', async () => {
+    const clock = new VirtualClock();
+    emulator = await startEmulator([gkeEntry('a', clock.now() - 100_000)], { deniedEvery: 1 }, () => clock.now());
+    const { source, metrics, health } = gkeSource(gkeConfig(emulator.endpoint, { startFrom: '-5m' }), clock);
+    health.markStarted();
+    const abort = new AbortController();
+    const reading = (async () => {
+      for await (const batch of source.batches(undefined, abort.signal)) void batch;
+    })();
+    await eventually(async () => (await metricValue(metrics.sourceLastingErrors, { source: 'g', reason: 'permission_denied' })) >= 1, 10_000, 'a lasting error');
+    expect(health.readiness().problems).toEqual([LINE]);
+    expect(await metricValue(metrics.sourceFailing, { source: 'g', reason: 'permission_denied' })).toBe(1);
+    abort.abort();
+    await reading;
+  });
+
+  it('in once mode it ends the source with that line', async () => {
+    const clock = new VirtualClock();
+    emulator = await startEmulator([gkeEntry('a', clock.now() - 100_000)], { deniedEvery: 1 }, () => clock.now());
+    const err = await drain(gkeSource(gkeConfig(emulator.endpoint, { startFrom: '-5m' }), clock, { once: true }).source, undefined).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceStoppedError);
+    expect((err as SourceStoppedError).line).toBe(LINE);
+    expect(emulator.calls).toHaveLength(1); // no retry
+  });
+});
+
+describe('gke source: checkpoints of the previous version', () => {
+  it('resumes inside a window from {watermark, seen: ["<ns>|<insertId>"], resume, since}, repeating nothing', async () => {
+    const clock = new VirtualClock();
+    const t0 = clock.now();
+    const entries = Array.from({ length: 25 }, (_, i) => gkeEntry(`r${String(i).padStart(2, '0')}`, t0 - 100_000 + i * 1000));
+    emulator = await startEmulator(entries, {}, () => clock.now());
+    const config = gkeConfig(emulator.endpoint, { startFrom: '-5m', pageSize: 10 });
+    // What the previous version checkpointed after its first page of 10 from startFrom (-5m).
+    const start = formatTimeNs(msToNs(t0 - 300_000));
+    const resume = entries[9]!.timestamp as string;
+    const old = { watermark: start, seen: [`${parseTimeNs(resume)}|r09`], resume, since: start };
+    const { events, cursor } = await drain(gkeSource(config, clock, { once: true }).source, old);
+    expect(ids(events)).toEqual(entries.slice(10).map((e) => e.insertId));
+    expect(emulator.calls[0]!.filter).toContain(`timestamp>="${resume}"`);
+    expect(cursor).toMatchObject({ unit: 'ns', watermark: formatTimeNs(msToNs(t0 - 30_000)) }); // written back in the new shape
   });
 });
