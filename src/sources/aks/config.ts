@@ -13,7 +13,7 @@ const credentialSchema = z.strictObject({
   clientSecretFile: filePath.optional(),
 });
 
-// Log Analytics query API (reference/aks.md). Defaults from DESIGN §4.
+// Log Analytics query API; the keys and defaults are in src/sources/aks/README.md.
 export const aksSourceSchema = z.strictObject({
   name: componentName,
   type: z.literal('aks'),

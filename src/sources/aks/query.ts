@@ -1,4 +1,4 @@
-// The KQL the AKS source sends (reference/aks.md §3). One form, built here and nowhere else, so the
+// The KQL the AKS source sends (src/sources/aks/README.md, How it reads). One form, built here and nowhere else, so the
 // emulator's parser (src/sources/aks/emulator/kql.ts) has a known subset to understand.
 //
 //   AKSAudit

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { componentName, httpUrl, pollingFields, positiveInt } from '../../config/fields.js';
 
-// CloudWatch Logs FilterLogEvents (reference/eks.md). Defaults from DESIGN §4.
+// CloudWatch Logs FilterLogEvents; the keys and defaults are in src/sources/eks/README.md.
 export const eksSourceSchema = z.strictObject({
   name: componentName,
   type: z.literal('eks'),

@@ -20,7 +20,7 @@ export function eksQuotaKey(config: Pick<EksSourceConfig, 'accountId' | 'roleArn
 }
 
 /**
- * An EKS cluster's audit log in CloudWatch Logs (DESIGN §4): FilterLogEvents on the cluster's log
+ * An EKS cluster's audit log in CloudWatch Logs (src/sources/eks/README.md): FilterLogEvents on the cluster's log
  * group, through the polling loop every polling source shares.
  */
 export class EksSource implements Source {

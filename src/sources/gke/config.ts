@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { componentName, filePath, pollingFields, positiveInt } from '../../config/fields.js';
 
-// Cloud Logging entries.list over gRPC (reference/gke.md). Defaults from DESIGN §4.
+// Cloud Logging entries.list over gRPC; the keys and defaults are in src/sources/gke/README.md.
 export const gkeSourceSchema = z.strictObject({
   name: componentName,
   type: z.literal('gke'),

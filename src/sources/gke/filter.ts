@@ -1,4 +1,4 @@
-// The Cloud Logging filter a gke source sends (reference/gke.md §7). logName must be %2F-encoded;
+// The Cloud Logging filter a gke source sends (src/sources/gke/README.md, What it sends). logName must be %2F-encoded;
 // timestamps carry the full fraction (second-precision bounds lose entries).
 
 import { formatTimeNs } from './time.js';

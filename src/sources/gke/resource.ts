@@ -1,6 +1,6 @@
 // GKE's AuditLog resourceName → the kube-apiserver's objectRef and request path.
 // The grammar follows the apiserver's own request parsing (k8s.io/apiserver requestinfo.go), which
-// is what decides objectRef on a native event; reference/gke.md §3 and §4.
+// is what decides objectRef on a native event; src/sources/gke/README.md (Normalization).
 
 import type { ObjectReference } from '../../event/event.js';
 

@@ -15,7 +15,7 @@ function problems(yaml: string): string[] {
 }
 
 describe('config: aks source', () => {
-  it('fills the defaults of DESIGN §4 and the query settings', () => {
+  it('fills the defaults of src/sources/aks/README.md and the query settings', () => {
     const config = parseConfig(`sources: [{ name: a, type: aks, workspaceId: ${WS} }]\nsinks: [{ name: o, type: stdout }]`, 'test.yaml', {});
     expect(config.sources[0]).toMatchObject({
       table: 'AKSAudit',
