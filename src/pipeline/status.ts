@@ -54,6 +54,8 @@ export interface SourceStatus {
   lastSuccess: number | undefined;
   lastError: string | undefined;
   lastErrorAt: number | undefined;
+  /** It gave up on an error retrying cannot fix (run --once); lastError is its line. */
+  stopped: boolean;
   cursor: CursorSummary | undefined;
   /** When the cursor was committed (or loaded at start). */
   cursorAt: number | undefined;
@@ -134,6 +136,7 @@ export class StatusBoard implements CursorReporter, AlertReporter {
       lastSuccess: undefined,
       lastError: undefined,
       lastErrorAt: undefined,
+      stopped: false,
       cursor: undefined,
       cursorAt: undefined,
     });
@@ -149,6 +152,12 @@ export class StatusBoard implements CursorReporter, AlertReporter {
     if (!s) return;
     s.lastError = cleanText(error, ERROR_CHARS);
     s.lastErrorAt = this.clock.now();
+  }
+
+  sourceStopped(name: string, line: string): void {
+    this.sourceFailed(name, line);
+    const s = this.sources.get(name);
+    if (s) s.stopped = true;
   }
 
   cursor(source: string, cursor: Cursor | undefined): void {
@@ -256,6 +265,11 @@ export class ReportingHealth extends Health {
   override sourceFailed(...args: Parameters<Health['sourceFailed']>): void {
     super.sourceFailed(...args);
     this.board.sourceFailed(args[0], args[1]);
+  }
+
+  override sourceStopped(...args: Parameters<Health['sourceStopped']>): void {
+    super.sourceStopped(...args);
+    this.board.sourceStopped(args[0], args[1]);
   }
 
   override registerSink(...args: Parameters<Health['registerSink']>): void {

@@ -27,6 +27,7 @@ export interface SourceView {
   lastSuccess: number | undefined;
   lastError: string | undefined;
   lastErrorAt: number | undefined;
+  stopped: boolean;
 }
 
 export interface SinkView {
@@ -103,6 +104,7 @@ export async function statusView(board: StatusBoard, metrics: Metrics, health: H
       lastSuccess: s.lastSuccess,
       lastError: s.lastError,
       lastErrorAt: s.lastErrorAt,
+      stopped: s.stopped,
     })),
     sinks: snap.sinks.map((s) => ({
       name: s.name,
@@ -179,6 +181,7 @@ function lagging(s: SourceView): boolean {
 }
 
 function sourceState(s: SourceView): { cls: string; text: string } {
+  if (s.stopped) return { cls: 'bad', text: 'stopped' };
   if (s.lastError !== undefined && (s.lastSuccess === undefined || (s.lastErrorAt ?? 0) > s.lastSuccess)) return { cls: 'bad', text: 'failing' };
   if (lagging(s)) return { cls: 'warn', text: 'lagging' };
   if (s.pollIntervalMs !== undefined && s.lastSuccess === undefined) return { cls: 'muted', text: 'not polled yet' };

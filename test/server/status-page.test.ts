@@ -109,6 +109,10 @@ describe('the status board', () => {
     expect(snap.sinks[0]).toMatchObject({ name: 'siem', thresholdMs: 1000, failingSince: clock.now() - 2000, lastError: 'connect ECONNREFUSED 127.0.0.1:9' });
     health.sinkRecovered('siem');
     expect(board.snapshot().sinks[0]).toMatchObject({ failingSince: undefined, lastError: undefined });
+    // A source that gave up (run --once on a lasting error) shows its line, as /readyz does.
+    health.sourceStopped('gke', 'source gke: PERMISSION_DENIED; grant roles/logging.viewer');
+    expect(board.snapshot().sources[0]).toMatchObject({ stopped: true, lastError: 'source gke: PERMISSION_DENIED; grant roles/logging.viewer' });
+    expect(renderStatusPage(await statusView(board, metrics, health))).toMatch(/<tr data-source="gke" data-state="stopped"[^>]*>.*PERMISSION_DENIED; grant roles\/logging\.viewer/s);
 
     const written: string[] = [];
     const file: DeadLetter = {
@@ -192,8 +196,9 @@ function view(overrides: Partial<StatusView> = {}): StatusView {
         lastSuccess: now - 4000,
         lastError: undefined,
         lastErrorAt: undefined,
+        stopped: false,
       },
-      { name: 'onprem', pollIntervalMs: undefined, cursor: undefined, cursorAt: undefined, lagSeconds: 20, received: 10, rejected: 0, lastSuccess: undefined, lastError: undefined, lastErrorAt: undefined },
+      { name: 'onprem', pollIntervalMs: undefined, cursor: undefined, cursorAt: undefined, lagSeconds: 20, received: 10, rejected: 0, lastSuccess: undefined, lastError: undefined, lastErrorAt: undefined, stopped: false },
     ],
     sinks: [
       { name: 'siem', down: true, failingSince: now - 120_000, lastError: 'connect ECONNREFUSED 127.0.0.1:9', retries: 17, alertRetries: 0, delivered: 12000, deadLettered: 1 },
