@@ -16,7 +16,7 @@ import { rulesSink } from './sinks/rules/index.js';
 import { stdoutSink } from './sinks/stdout/index.js';
 import { webhookSink } from './sinks/webhook/index.js';
 
-export const SOURCES = [gkeSource, eksSource, aksSource, webhookSource, fileSource, gkePubsubSource, aksEventHubsSource] as const;
+export const SOURCES = [gkeSource, gkePubsubSource, eksSource, aksSource, aksEventHubsSource, webhookSource, fileSource] as const;
 
 export const SINKS = [webhookSink, fileSink, stdoutSink, rulesSink] as const;
 

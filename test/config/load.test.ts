@@ -28,7 +28,7 @@ describe('config: valid files', () => {
     expect(config.pipeline).toEqual({ maxInFlightBatches: 4, shutdownTimeout: 30_000, stallThreshold: 300_000 });
     expect(config.process.dedupe.maxKeys).toBe(500_000);
     expect(config.process.scrubSecrets).toBe(true);
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, maxConnections: 256 });
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, maxConnections: 256, statusPage: true });
     expect(config.sources[0]).toMatchObject({ type: 'webhook', ackTimeout: 20_000, maxBodyBytes: 8 * 1024 * 1024, maxEventsPerRequest: 10_000, allowUnauthenticated: false });
   });
 
@@ -148,7 +148,7 @@ describe('config: every error names the key, the value and what is expected', ()
     [
       'an unknown source type',
       `sources: [{ name: a, type: gce }]\nsinks: [{ name: o, type: stdout }]`,
-      ['sources[0].type: got "gce"; expected one of "gke", "eks", "aks", "webhook", "file" (line 1)'],
+      ['sources[0].type: got "gce"; expected one of "gke", "gke-pubsub", "eks", "aks", "aks-eventhubs", "webhook", "file" (line 1)'],
     ],
     [
       'a misspelt key',

@@ -40,7 +40,7 @@ const slackAlertSchema = z.strictObject({
 export const alertOutputSchema = z.discriminatedUnion('type', [stdoutAlertSchema, webhookAlertSchema, slackAlertSchema]);
 export type AlertOutputConfig = z.output<typeof alertOutputSchema>;
 
-// Evaluates rule files on every event and sends alerts to the outputs (DESIGN §7).
+// Evaluates rule files on every event and sends alerts to the outputs (src/sinks/rules/README.md).
 export const rulesSinkSchema = z.strictObject({
   name: componentName,
   type: z.literal('rules'),
