@@ -100,6 +100,8 @@ interface PartitionState {
   caughtUp: boolean;
   lastError: string | undefined;
   checkpointer: PartitionCheckpointer | undefined;
+  /** The store says another replica owns it: this replica stops reading it at its next batch. */
+  evict: boolean;
 }
 
 class Stream {
@@ -133,6 +135,7 @@ class Stream {
   private healthTimer: NodeJS.Timeout | undefined;
   private watchdogTimer: NodeJS.Timeout | undefined;
   private watching = false;
+  private ownershipCheck: { startedAt: number; done: Promise<void> } | undefined;
   /** Namespace, hub and consumer group as the SDK names them in the checkpoint store. */
   private hubIdentity: { fullyQualifiedNamespace: string; eventHubName: string; consumerGroup: string } | undefined;
   /** Aborted when the stream ends: stops a resubscription's connect loop. */
@@ -345,7 +348,7 @@ class Stream {
   private state(id: string): PartitionState {
     let state = this.partitions.get(id);
     if (!state) {
-      state = { id, context: undefined, generation: 0, open: false, openedAt: 0, closedAt: 0, closedReason: undefined, lastHeard: 0, waiting: false, caughtUp: false, lastError: undefined, checkpointer: undefined };
+      state = { id, context: undefined, generation: 0, open: false, openedAt: 0, closedAt: 0, closedReason: undefined, lastHeard: 0, waiting: false, caughtUp: false, lastError: undefined, checkpointer: undefined, evict: false };
       this.partitions.set(id, state);
     }
     return state;
@@ -363,6 +366,7 @@ class Stream {
     state.closedReason = undefined;
     state.caughtUp = false;
     state.lastError = undefined;
+    state.evict = false;
     this.lastOpenedAt = now;
     this.hubIdentity = { fullyQualifiedNamespace: context.fullyQualifiedNamespace, eventHubName: context.eventHubName, consumerGroup: context.consumerGroup };
     state.checkpointer = this.blob
@@ -399,6 +403,8 @@ class Stream {
     state.lastHeard = now;
     if (this.closing) return this.releasedPromise;
     if (state.context !== context || !state.open) return;
+    // Thrown, not retryable: the SDK stops this partition's pump (there is no other way to stop one).
+    if (state.evict) throw new EvictedError(context.partitionId);
     if (events.length === 0) {
       state.caughtUp = true;
       return;
@@ -419,6 +425,7 @@ class Stream {
     const lastEvent = events[events.length - 1]!;
     const last: Position = { sequenceNumber: lastEvent.sequenceNumber, offset: lastEvent.offset };
     state.waiting = true;
+    const waitStarted = this.ctx.clock.now();
     const result = await new Promise<Taken>((resolve) => {
       this.queue.push({ partitionId: context.partitionId, state, outcome, last, resolve });
       this.wake?.();
@@ -427,7 +434,15 @@ class Stream {
     state.lastHeard = this.ctx.clock.now();
     if (!result.taken) {
       if (this.closing) return this.releasedPromise;
+      if (state.evict && state.context === context) throw new EvictedError(context.partitionId);
       return;
+    }
+    // A claim by another replica that came while this call waited detached the link unnoticed,
+    // and the SDK's next receive would attach again and take the partition back (evictForeign):
+    // after a long wait the claims are read before the SDK receives again.
+    if (this.blob && state.lastHeard - waitStarted > this.config.maxWaitTime) {
+      await this.checkOwnership(waitStarted);
+      if (state.evict && state.context === context && !this.closing) throw new EvictedError(context.partitionId);
     }
     if (!this.blob) {
       // The SDK's in-memory store: where it restarts this partition's pump after an error (it
@@ -442,6 +457,7 @@ class Stream {
   }
 
   private onError(err: Error, context: PartitionContext): void {
+    if (err instanceof EvictedError) return;
     const message = errorText(err);
     this.ctx.metrics.apiErrors.inc({ source: this.name, code: errorCode(err) });
     if (this.closing) return;
@@ -472,7 +488,8 @@ class Stream {
       }
     }
     if (this.closing) return;
-    if (reason === CloseReason.OwnershipLost) {
+    if (state.evict) state.closedReason = MOVED;
+    if (reason === CloseReason.OwnershipLost || state.evict) {
       this.ctx.logger.info({ partition: context.partitionId }, 'partition moved to another replica');
       return;
     }
@@ -611,6 +628,14 @@ class Stream {
   private async watchdog(): Promise<void> {
     if (this.closing || this.connectedAt === undefined || this.watching) return;
     const now = this.ctx.clock.now();
+    if (this.blob && now - (this.ownershipCheck?.startedAt ?? 0) >= Math.max(1000, this.config.loadBalancing.updateInterval)) {
+      this.watching = true;
+      try {
+        await this.checkOwnership(now);
+      } finally {
+        this.watching = false;
+      }
+    }
     const grace = 2 * this.config.loadBalancing.updateInterval + 2000;
     const silent = [...this.partitions.values()].filter((p) => p.open && !p.waiting && now - p.lastHeard > silenceMs(this.config));
     if (silent.length > 0) {
@@ -642,6 +667,48 @@ class Stream {
       this.log.warn('watchdog', { error: errorText(err) }, 'could not read the partition claims from the Blob store');
     } finally {
       this.watching = false;
+    }
+  }
+
+  /**
+   * A replica that claims a partition attaches with owner level 0 and the hub detaches the
+   * previous reader; but when that reader's SDK is inside processEvents (here: waiting for the
+   * pipeline) when the detach comes, it re-attaches at its next receive and takes the partition
+   * back, and both replicas then read it in turn. The claims in the store decide: a partition
+   * another replica holds a live claim on is given up here.
+   */
+  /** Reads the claims, unless a read that started after `since` is under way or done; shared by concurrent callers. */
+  private checkOwnership(since: number): Promise<void> {
+    if (this.ownershipCheck && this.ownershipCheck.startedAt >= since) return this.ownershipCheck.done;
+    const startedAt = this.ctx.clock.now();
+    const done = this.evictForeign().catch((err: unknown) => {
+      this.log.warn('watchdog', { error: errorText(err) }, 'could not read the partition claims from the Blob store');
+    });
+    this.ownershipCheck = { startedAt, done };
+    return done;
+  }
+
+  private async evictForeign(): Promise<void> {
+    if (!this.store || !this.hubIdentity || !this.client) return;
+    const { fullyQualifiedNamespace, eventHubName, consumerGroup } = this.hubIdentity;
+    const owners = await this.store.listOwnership(fullyQualifiedNamespace, eventHubName, consumerGroup);
+    const me = this.client.identifier;
+    const expiry = this.config.loadBalancing.ownershipExpiration;
+    for (const p of this.partitions.values()) {
+      if (!p.open || p.evict) continue;
+      const owner = owners.find((o) => o.partitionId === p.id);
+      const live = owner?.lastModifiedTimeInMs !== undefined && Date.now() - owner.lastModifiedTimeInMs < expiry;
+      if (!owner || !live || owner.ownerId === '' || owner.ownerId === me) continue;
+      p.evict = true;
+      this.ctx.logger.info({ partition: p.id, owner: owner.ownerId }, 'another replica holds the claim on a partition this one still reads; giving it up');
+      // A batch waiting for the pipeline is dropped, which lets its processEvents give the partition up.
+      for (let i = this.queue.length - 1; i >= 0; i--) {
+        const item = this.queue[i]!;
+        if (item.state === p) {
+          this.queue.splice(i, 1);
+          item.resolve({ taken: false });
+        }
+      }
     }
   }
 
@@ -712,6 +779,14 @@ class Stream {
  */
 function silenceMs(config: AksEventHubsSourceConfig): number {
   return Math.max(5000, 5 * config.maxWaitTime, 3 * config.loadBalancing.updateInterval);
+}
+
+/** Thrown from processEvents to make the SDK stop a partition another replica owns. */
+class EvictedError extends Error {
+  constructor(partitionId: string) {
+    super(`partition ${partitionId} is claimed by another replica`);
+    this.name = 'EvictedError';
+  }
 }
 
 function rebuildAfterMs(config: AksEventHubsSourceConfig): number {

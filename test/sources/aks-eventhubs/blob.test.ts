@@ -131,4 +131,43 @@ describe('aks-eventhubs source with a Blob checkpoint store', () => {
     expect(a.received.length).toBeGreaterThan(0);
     expect(b.received.length).toBeGreaterThan(0);
   }, 60_000);
+
+  it('a replica whose partition is claimed while it waits for its sinks gives the partition up instead of taking it back', async () => {
+    const em = await emulator({ partitions: 2 });
+    const blob = await blobContainer(azurite);
+    const partitionOf = new Map<string, string>();
+    const append = (from: number, count: number): void => {
+      em.append(auditRecords(count, from)).forEach((m, k) => partitionOf.set(`ev-${from + k}/ResponseComplete`, m.partitionId));
+    };
+    append(0, 20);
+    const config = { connectionStringFile: await connectionStringFile(em), startPosition: 'earliest', maxBatchSize: 2, checkpointStore: { connectionStringFile: blob.connectionStringFile, containerName: blob.name }, ...FAST };
+    const owners = async (): Promise<Map<string, string>> => new Map((await blob.store.listOwnership(em.host, HUB, '$Default')).filter((o) => o.ownerId).map((o) => [o.partitionId, o.ownerId]));
+    // A's sink holds its first write: its one in-flight slot is taken and both partitions' processEvents wait.
+    const slow = new TestSink('a');
+    let open!: () => void;
+    slow.gate = new Promise<void>((resolve) => (open = resolve));
+    const ra = await runSource(config, [slow], { maxInFlightBatches: 1 });
+    await eventually(async () => slow.writes >= 1 && (await owners()).size === 2, 10_000, 'A holding both partitions, blocked');
+    const a = [...(await owners()).values()][0]!;
+    const fast = new TestSink('b');
+    const rb = await runSource(config, [fast]);
+    await eventually(async () => new Set((await owners()).values()).size === 2, 10_000, 'B claiming one partition');
+    const bPartition = [...(await owners())].find(([, owner]) => owner !== a)![0];
+    await new Promise((r) => setTimeout(r, 500));
+    open();
+    await eventually(() => new Set([...slow.ids(), ...fast.ids()]).size >= 20, 15_000, 'the first 20');
+    append(20, 20);
+    await eventually(() => new Set([...slow.ids(), ...fast.ids()]).size >= 40, 15_000, 'all 40');
+    await new Promise((r) => setTimeout(r, 1000));
+    // What came after B's claim on its partition went to B alone: A did not take the partition back.
+    const lateOfB = keysOf(auditRecords(20, 20)).filter((k) => partitionOf.get(k) === bPartition);
+    expect(lateOfB.length).toBeGreaterThan(0);
+    expect(slow.ids().filter((k) => lateOfB.includes(k))).toEqual([]);
+    expect(fast.ids().filter((k) => lateOfB.includes(k)).sort()).toEqual([...lateOfB].sort());
+    expect((await owners()).get(bPartition)).not.toBe(a);
+    await ra.stop();
+    await rb.stop();
+    // Both stopped cleanly: no connection of either is left open.
+    await eventually(() => em.stats().connections.open === 0, 5000, 'every connection closed');
+  }, 60_000);
 });
