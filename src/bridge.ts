@@ -104,7 +104,6 @@ export class Bridge {
       }),
     );
     const sinks = config.sinks.map((sinkConfig) => {
-      // `status` reaches a rules sink, whose descriptor hands its context on whole (src/sinks/rules/index.ts).
       const context = { logger: logger.child({ sink: sinkConfig.name }), metrics, clock, health, deadLetter, stdout: options.stdout, status };
       return { prepare: scrubberFor(sinkConfig), sink: sinkComponent(sinkConfig.type).create(sinkConfig, context, prepared.get(sinkConfig.name)) };
     });

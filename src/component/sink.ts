@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { z } from 'zod';
 import type { DeadLetter } from '../pipeline/dead-letter.js';
+import type { AlertReporter } from '../pipeline/status.js';
 import type { Health } from '../pipeline/health.js';
 import type { Sink } from '../pipeline/types.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -19,6 +20,8 @@ export interface SinkContext {
   deadLetter: DeadLetter;
   /** Where the stdout sink writes; process.stdout unless a test or the demo says otherwise. */
   stdout?: Writable | undefined;
+  /** What the status page shows of a sink's own doings (a rules sink's alerts). */
+  status?: AlertReporter | undefined;
 }
 
 /** A sink component: one folder under src/sinks/<type>/ whose index.ts exports it (see SourceComponent). */
