@@ -1,4 +1,4 @@
-// AKS kube-audit rows from a Log Analytics workspace → audit.k8s.io/v1 Events (reference/aks.md).
+// AKS kube-audit rows from a Log Analytics workspace → audit.k8s.io/v1 Events (docs/providers/aks.md).
 // Two shapes: the resource-specific AKSAudit / AKSAuditAdmin tables (one column per Event field)
 // and the legacy AzureDiagnostics table (the whole Event JSON in log_s). Pure: no I/O, never throws.
 import {

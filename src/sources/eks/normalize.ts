@@ -1,5 +1,5 @@
 // EKS: a CloudWatch Logs FilterLogEvents event whose `message` is one native audit Event, written by
-// the kube-apiserver's log backend (reference/eks.md §1). Normalizing is parsing, validating and
+// the kube-apiserver's log backend (docs/providers/eks.md). Normalizing is parsing, validating and
 // stamping the cluster identity the message itself does not carry. Pure: no I/O, never throws.
 import type { ConvertContext, Converter, ProviderRecord } from '../../component/converter.js';
 import { InputError } from '../../component/converter.js';

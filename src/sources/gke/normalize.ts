@@ -1,5 +1,5 @@
 // A Cloud Logging LogEntry of a GKE Kubernetes API audit record → the audit.k8s.io/v1 Event the
-// kube-apiserver would have written (reference/gke.md §2). Pure: no I/O, never throws on input.
+// kube-apiserver would have written (docs/providers/gke.md). Pure: no I/O, never throws on input.
 //
 // The input is the LogEntry in its JSON form, as `gcloud logging read --format=json` prints it
 // and as the poller renders what the SDK returns: protoPayload a plain object with "@type",
