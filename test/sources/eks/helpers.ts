@@ -21,7 +21,7 @@ interface SampleRecord {
   eventId: string;
 }
 
-/** The sample FilterLogEvents records (fixtures copy of ../shared/data/eks). */
+/** The sample FilterLogEvents records (src/sources/eks/testdata, copied from samples/eks). */
 export function sampleRecords(): SampleRecord[] {
   return (JSON.parse(readFileSync(`${testdata('eks')}filterlogevents-records.json`, 'utf8')) as { events: SampleRecord[] }).events;
 }
