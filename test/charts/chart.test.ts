@@ -340,8 +340,8 @@ describe('Helm chart charts/kube-audit-bridge', () => {
     expect(enumOf('sources')).toEqual(SOURCES.map((c) => c.type).sort());
     expect(enumOf('sinks')).toEqual(SINKS.map((c) => c.type).sort());
   });
-  it('has the five examples the docs describe', () => {
-    expect(EXAMPLES).toEqual(['aks-rules-slack.yaml', 'eks-sysdig.yaml', 'gke-falco.yaml', 'gke-pubsub-falco.yaml', 'selfmanaged-webhook-falco.yaml']);
+  it('has the six examples the docs describe', () => {
+    expect(EXAMPLES).toEqual(['aks-eventhubs-sysdig.yaml', 'aks-rules-slack.yaml', 'eks-sysdig.yaml', 'gke-falco.yaml', 'gke-pubsub-falco.yaml', 'selfmanaged-webhook-falco.yaml']);
   });
 
   it('lints cleanly with the default values and with each example (values checked against values.schema.json)', async () => {
