@@ -1,9 +1,11 @@
 import type { Message, Subscription } from '@google-cloud/pubsub';
 import type { SourceContext } from '../../component/source.js';
 import { isReject, type AuditEvent, type Reject } from '../../event/event.js';
+import { SourceStoppedError } from '../../pipeline/source-runner.js';
 import type { BatchOutcome, Cursor, Source, SourceBatch } from '../../pipeline/types.js';
 import { LogThrottle } from '../../telemetry/log-throttle.js';
 import { backoffDelay } from '../../util/backoff.js';
+import { LASTING_RETRY_MS, lastingLine, type ApiFailure } from '../polling/loop.js';
 import { maxOutstandingMessages, type GkePubsubSourceConfig } from './config.js';
 import { createPubsubClient, STREAM_RETRY_MAX_MS, type PubsubClient } from './client.js';
 import { decodeSinkMessage } from './decode.js';
@@ -25,8 +27,24 @@ const GRPC_CODES = [
   'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE',
   'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
 ];
-/** Errors the client does not retry, and that waiting will not fix: a wrong name, missing IAM, bad credentials. */
-const LASTING = new Set(['NOT_FOUND', 'PERMISSION_DENIED', 'UNAUTHENTICATED', 'INVALID_ARGUMENT', 'FAILED_PRECONDITION', 'UNIMPLEMENTED']);
+const API = 'Pub/Sub StreamingPull';
+
+/** Errors the client does not retry and that waiting will not fix: what is wrong and the likely fix. */
+function lastingOf(code: string, subscription: string): ApiFailure['lasting'] {
+  switch (code) {
+    case 'NOT_FOUND':
+      return { reason: 'not_found', fix: `check subscription ${subscription}: create it (README.md beside the gke-pubsub source) or correct the name` };
+    case 'PERMISSION_DENIED':
+      return { reason: 'permission_denied', fix: `grant the bridge's identity the Pub/Sub Subscriber role (roles/pubsub.subscriber) on ${subscription}` };
+    case 'UNAUTHENTICATED':
+      return { reason: 'bad_credentials', fix: 'check keyFile, GOOGLE_APPLICATION_CREDENTIALS or the workload identity binding' };
+    case 'INVALID_ARGUMENT':
+    case 'FAILED_PRECONDITION':
+      return { reason: 'invalid_query', fix: "check the source's settings (Pub/Sub takes ack deadlines of 10 s to 10 min) and the subscription's state" };
+    default:
+      return undefined;
+  }
+}
 
 export function codeName(err: unknown): string {
   const code = (err as { code?: unknown } | null | undefined)?.code;
@@ -40,6 +58,11 @@ interface Held {
 }
 
 type Config = GkePubsubSourceConfig;
+
+export interface IntakeOptions {
+  /** After a lasting error, how long before a new subscriber tries again; default LASTING_RETRY_MS (5 min), as polled sources. */
+  lastingRetryMs?: number;
+}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -56,13 +79,14 @@ export class GkePubsubSource implements Source {
   constructor(
     private readonly config: Config,
     private readonly ctx: SourceContext,
-    private readonly makeClient: (config: Config) => Promise<PubsubClient> = createPubsubClient,
+    private readonly options: IntakeOptions & { makeClient?: (config: Config) => Promise<PubsubClient> } = {},
   ) {
     this.name = config.name;
   }
 
   async *batches(_from: Cursor | undefined, signal: AbortSignal): AsyncGenerator<SourceBatch> {
-    const intake = new Intake(this.config, this.ctx, await this.makeClient(this.config));
+    const client = await (this.options.makeClient ?? createPubsubClient)(this.config);
+    const intake = new Intake(this.config, this.ctx, client, this.options);
     intake.start();
     try {
       for (;;) {
@@ -116,8 +140,8 @@ class Intake {
   private lastSettledAt = 0;
   /** When the client last reported a stream it retries. */
   private lastStreamEnd = -Infinity;
-  /** The last stream error and when it came. */
-  private failure: { at: number; code: string; message: string } | undefined;
+  /** The last stream error and when it came; `line` for one retrying cannot fix (what /readyz and run --once say). */
+  private failure: { at: number; code: string; message: string; line?: string } | undefined;
   /** Subscribers lost in a row, for the reopening backoff; a message resets it. */
   private lost = 0;
   private readonly failingReasons = new Set<string>();
@@ -128,6 +152,7 @@ class Intake {
     private readonly config: Config,
     private readonly ctx: SourceContext,
     client: PubsubClient,
+    private readonly options: IntakeOptions,
   ) {
     this.client = client;
     this.startedAt = ctx.clock.now();
@@ -152,6 +177,8 @@ class Intake {
     const { config, ctx } = this;
     for (;;) {
       if (signal.aborted) return undefined;
+      // run --once cannot wait out a wrong name or missing IAM: the source ends with the line that says so.
+      if (ctx.once && this.failure?.line !== undefined) throw new SourceStoppedError(this.failure.line);
       const now = ctx.clock.now();
       this.expire(now);
       if (this.buffer.length >= config.maxBatchMessages) return this.buffer.splice(0, config.maxBatchMessages);
@@ -254,7 +281,10 @@ class Intake {
     this.buffer.push({ message, at: now });
     this.lastMessageAt = now;
     this.lost = 0;
-    if (this.failure) this.recovered();
+    if (this.failure) {
+      this.recovered();
+      this.ctx.health.sourcePolled(this.config.name);
+    }
     this.wake?.();
   }
 
@@ -266,7 +296,8 @@ class Intake {
   private onDebug(debug: { message?: string; error?: unknown }): void {
     if (debug.error === undefined || this.stopping) return;
     const code = codeName(debug.error);
-    if (code === 'OK' || code === 'DEADLINE_EXCEEDED') return;
+    // An end the client will not retry is also an 'error', counted there.
+    if (code === 'OK' || code === 'DEADLINE_EXCEEDED' || lastingOf(code, this.config.subscription) !== undefined) return;
     const now = this.ctx.clock.now();
     const message = debug.message ?? (debug.error instanceof Error ? debug.error.message : 'stream error');
     if (this.lastStreamEnd > this.lastMessageAt && now - this.lastStreamEnd < RECOVERY_MS) this.failed(code, message);
@@ -287,7 +318,7 @@ class Intake {
     if (this.stopping || subscription !== this.subscription) return;
     this.subscription = undefined;
     if (!this.closed.has(subscription)) this.retired.add(subscription);
-    const delay = backoffDelay(++this.lost, { initialMs: 1000, maxMs: 60_000 });
+    const delay = this.failure?.line !== undefined ? (this.options.lastingRetryMs ?? LASTING_RETRY_MS) : backoffDelay(++this.lost, { initialMs: 1000, maxMs: 60_000 });
     this.ctx.logger.warn({ retryInMs: delay, error: this.failure?.message }, 'Pub/Sub subscriber closed; opening a new one');
     this.ctx.clock.sleep(delay, this.stopped.signal).then(
       () => this.open(),
@@ -298,15 +329,25 @@ class Intake {
   // ---- health ----
 
   private failed(code: string, message: string): void {
-    const { ctx } = this;
-    this.failure = { at: ctx.clock.now(), code, message };
-    ctx.metrics.apiErrors.inc({ source: this.config.name, code });
-    if (LASTING.has(code)) {
-      ctx.metrics.sourceLastingErrors.inc({ source: this.config.name, reason: code });
-      ctx.metrics.sourceFailing.set({ source: this.config.name, reason: code }, 1);
-      this.failingReasons.add(code);
+    const { ctx, config } = this;
+    const source = config.name;
+    ctx.metrics.apiErrors.inc({ source, code });
+    const lasting = lastingOf(code, config.subscription);
+    if (lasting) {
+      const line = lastingLine(source, API, { code, throttled: false, lasting }, message);
+      this.failure = { at: ctx.clock.now(), code, message, line };
+      ctx.metrics.sourceLastingErrors.inc({ source, reason: lasting.reason });
+      ctx.metrics.sourceFailing.set({ source, reason: lasting.reason }, 1);
+      this.failingReasons.add(lasting.reason);
+      ctx.health.sourceFailed(source, line, { lasting: true });
+      this.log.error(`lasting:${code}`, { code, reason: lasting.reason, error: message }, line);
+      this.wake?.();
+      return;
     }
-    ctx.health.sourceFailed(this.config.name, `${code}: ${message}`);
+    // A transient error does not hide a lasting one not yet resolved.
+    if (this.failure?.line !== undefined) return;
+    this.failure = { at: ctx.clock.now(), code, message };
+    ctx.health.sourceFailed(source, `${code}: ${message}`);
     this.log.warn(`stream:${code}`, { code, error: message }, 'Pub/Sub stream failed');
   }
 
@@ -316,15 +357,20 @@ class Intake {
     this.failingReasons.clear();
   }
 
+  /** A working stream: open, and no failure since it has been open for RECOVERY_MS (or a message came). */
   private healthy(now: number): boolean {
-    if (this.failure && now - this.failure.at >= RECOVERY_MS) this.recovered();
-    return this.subscription?.isOpen === true && this.failure === undefined;
+    const open = this.subscription?.isOpen === true;
+    if (this.failure && open && now - this.failure.at >= RECOVERY_MS) this.recovered();
+    return open && this.failure === undefined;
   }
 
   private report(): void {
     if (this.stopping) return;
-    if (this.healthy(this.ctx.clock.now())) this.ctx.health.sourcePolled(this.config.name);
-    else this.ctx.health.sourceFailed(this.config.name, this.failure ? `${this.failure.code}: ${this.failure.message}` : 'the Pub/Sub subscriber is being opened again');
+    const { health } = this.ctx;
+    const name = this.config.name;
+    if (this.healthy(this.ctx.clock.now())) health.sourcePolled(name);
+    else if (this.failure?.line !== undefined) health.sourceFailed(name, this.failure.line, { lasting: true });
+    else health.sourceFailed(name, this.failure ? `${this.failure.code}: ${this.failure.message}` : 'the Pub/Sub subscriber is being opened again');
   }
 
   // ---- waiting ----

@@ -118,6 +118,16 @@ describe('run with a gke-pubsub source (CLI)', () => {
     expect(dedupe.sources.ps).toHaveLength(24);
   });
 
+  it('run --once on a subscription that does not exist exits 1 with the source, the answer and the fix', async () => {
+    const emulator = await res.emulator({ data: entries(3) });
+    const dir = await tempDir();
+    const config = await writeConfig(dir, emulator, 'http://127.0.0.1:9/unused', { subscription: 'projects/test-project/subscriptions/no-such-sub' });
+    const run = await runCli(['run', '--config', config, '--once'], { timeoutMs: 30_000 });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^source ps: Pub\/Sub StreamingPull answered NOT_FOUND: .*Likely fix: check subscription projects\/test-project\/subscriptions\/no-such-sub: create it/m);
+    expect(emulator.stats()).toMatchObject({ delivered: 0, ready: 3 });
+  });
+
   it('a graceful restart (SIGTERM) repeats nothing and loses nothing', async () => {
     const emulator = await res.emulator({ data: entries(1500, 'r') });
     const dir = await tempDir();

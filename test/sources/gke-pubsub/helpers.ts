@@ -49,7 +49,7 @@ export interface Harness {
 export async function startPipeline(
   config: GkePubsubSourceConfig,
   sinks: RecordingSink[],
-  options: { once?: boolean; maxInFlightBatches?: number; shutdownTimeoutMs?: number; dir?: string; healthClock?: Clock } = {},
+  options: { once?: boolean; maxInFlightBatches?: number; shutdownTimeoutMs?: number; dir?: string; healthClock?: Clock; lastingRetryMs?: number } = {},
 ): Promise<Harness> {
   const dir = options.dir ?? (await tempDir());
   const metrics = new Metrics();
@@ -62,7 +62,7 @@ export async function startPipeline(
     clock: systemClock,
     quotas: new QuotaRegistry(systemClock),
     once: options.once ?? false,
-  });
+  }, options.lastingRetryMs === undefined ? {} : { lastingRetryMs: options.lastingRetryMs });
   const pipeline = new Pipeline({
     sources: [source],
     sinks: sinks.map((sink) => ({ sink })),

@@ -253,20 +253,31 @@ describe('gke-pubsub source: run --once, errors and health', () => {
     expectOnce(sink, ids(10));
   });
 
-  it('a subscription that does not exist: a lasting error, reported and retried with backoff, and a clean stop', async () => {
+  it('a subscription that does not exist: a lasting error on /readyz at once, tried again after lastingRetryMs, and a clean stop', async () => {
     const emulator = await res.emulator({ data: entries(3) });
-    const healthClock = new VirtualClock(Date.now());
-    const h = await start(pubsubConfig(emulator.endpoint, { subscription: 'projects/test-project/subscriptions/no-such-sub' }), [new RecordingSink()], { healthClock });
+    const missing = 'projects/test-project/subscriptions/no-such-sub';
+    const h = await start(pubsubConfig(emulator.endpoint, { subscription: missing }), [new RecordingSink()], { lastingRetryMs: 500 });
     await waitFor('two attempts', () => (emulator.stats().calls.StreamingPull ?? 0) >= 2, 10_000);
-    healthClock.advance(31_000);
-    expect(h.health.readiness().problems.join('\n')).toMatch(/source ps .*NOT_FOUND/);
+    const problems = h.health.readiness().problems;
+    expect(problems).toEqual([expect.stringMatching(/^source ps: Pub\/Sub StreamingPull answered NOT_FOUND: .*no-such-sub.*Likely fix: check subscription projects\/test-project\/subscriptions\/no-such-sub/)]);
     const lasting = await h.metrics.registry.getSingleMetric('kube_audit_bridge_source_lasting_errors_total')!.get();
-    expect(lasting.values.find((v) => v.labels.reason === 'NOT_FOUND')?.value).toBeGreaterThanOrEqual(1);
+    expect(lasting.values.find((v) => v.labels.reason === 'not_found')?.value).toBeGreaterThanOrEqual(2);
     const failing = await h.metrics.registry.getSingleMetric('kube_audit_bridge_source_failing')!.get();
-    expect(failing.values.find((v) => v.labels.reason === 'NOT_FOUND')?.value).toBe(1);
+    expect(failing.values.find((v) => v.labels.reason === 'not_found')?.value).toBe(1);
+    const errors = await h.metrics.registry.getSingleMetric('kube_audit_bridge_api_errors_total')!.get();
+    // Each attempt counted once, though the client reports it twice (a debug message and an error).
+    expect(errors.values.find((v) => v.labels.code === 'NOT_FOUND')?.value).toBe(lasting.values.find((v) => v.labels.reason === 'not_found')?.value);
     expect(emulator.stats()).toMatchObject({ delivered: 0, ready: 3 });
     const stopped = Date.now();
     await h.stop();
     expect(Date.now() - stopped).toBeLessThan(3000);
+  });
+
+  it('once: a lasting error ends the source with its line instead of waiting forever', async () => {
+    const emulator = await res.emulator({ data: entries(3) });
+    const h = await start(pubsubConfig(emulator.endpoint, { subscription: 'projects/test-project/subscriptions/no-such-sub' }), [new RecordingSink()], { once: true });
+    await h.done;
+    expect(h.health.stoppedSources()).toEqual([expect.stringMatching(/^source ps: Pub\/Sub StreamingPull answered NOT_FOUND: .*Likely fix: /)]);
+    expect(emulator.stats()).toMatchObject({ delivered: 0, ready: 3 });
   });
 });
