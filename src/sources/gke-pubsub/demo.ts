@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DemoPartFactory } from '../../component/demo.js';
-import { SAMPLES_DIR } from '../../demo/samples.js';
+import { SAMPLES_DIR } from '../../component/samples.js';
 import { formatTimeNs } from '../gke/time.js';
 import { sleepUnlessAborted } from '../webhook/demo.js';
 
