@@ -33,7 +33,7 @@ const API = 'Pub/Sub StreamingPull';
 function lastingOf(code: string, subscription: string): ApiFailure['lasting'] {
   switch (code) {
     case 'NOT_FOUND':
-      return { reason: 'not_found', fix: `check subscription ${subscription}: create it (README.md beside the gke-pubsub source) or correct the name` };
+      return { reason: 'not_found', fix: `check subscription ${subscription}: create it (gcloud pubsub subscriptions create ... --topic=...) or correct the name` };
     case 'PERMISSION_DENIED':
       return { reason: 'permission_denied', fix: `grant the bridge's identity the Pub/Sub Subscriber role (roles/pubsub.subscriber) on ${subscription}` };
     case 'UNAUTHENTICATED':
