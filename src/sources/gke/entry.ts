@@ -4,7 +4,7 @@
 
 import { isPlainObject } from '../../event/event.js';
 import { AUDIT_LOG_TYPE } from './normalize.js';
-import { decodeAuditLog } from './audit-log.js';
+import { AuditLogTooDeepError, decodeAuditLog } from './audit-log.js';
 import { formatTimeNs, timestampToNs } from './time.js';
 
 export type WireEntryResult =
@@ -48,6 +48,8 @@ export function fromWireEntry(raw: unknown): WireEntryResult {
         json.protoPayload = decodeAuditLog(bytes ?? new Uint8Array());
       } catch (err) {
         json.protoPayload = { '@type': type, value: Buffer.from(bytes ?? new Uint8Array()).toString('base64') };
+        // Too deep is the normalizer's reason for a body it would refuse: the same words for the same fault.
+        if (err instanceof AuditLogTooDeepError) return fail(`malformed entry: ${err.message}`);
         return fail(`malformed entry: protoPayload is not a decodable AuditLog (${(err as Error).message})`);
       }
     }
