@@ -19,8 +19,8 @@ interface DedupeFile {
   sources: Record<string, string[]>;
 }
 
-/** Keys per write when a window is saved: about 76 KB each. */
-const KEYS_PER_CHUNK = 4096;
+/** Keys per write when a window is saved: about 300 KB each. */
+const KEYS_PER_CHUNK = 16384;
 
 /**
  * Cursors of every source in one JSON file, replaced atomically on each save. Saves are
