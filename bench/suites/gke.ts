@@ -7,7 +7,9 @@ import { isReject } from '../../src/event/event.js';
 import { normalizeGkeEntry } from '../../src/sources/gke/normalize.js';
 import { GkeSource } from '../../src/sources/gke/source.js';
 import { formatTimeNs } from '../../src/sources/gke/time.js';
+import { decodeAuditLog, decodeAuditLogWithProtobufjs, encodeAuditLog } from '../../src/sources/gke/audit-log.js';
 import { jsonCeiling, onceSourceContext, rate, withBaseline, type Figure, type Suite } from '../harness.js';
+import { gkeEntries } from '../providers.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -49,6 +51,8 @@ export const gkeSuite: Suite = {
       return n;
     }, texts.length, { minMs });
 
+    const decoding = await decodeFigures(count, minMs, (m) => ctx.log(m));
+
     const emulator = await GkeEmulator.start(list);
     const devNull = createWriteStream('/dev/null');
     try {
@@ -78,6 +82,7 @@ export const gkeSuite: Suite = {
       const figures: Figure[] = [
         withBaseline({ key: 'gke.sdk_to_devnull.entries_per_s', label: 'gke: emulator → SDK → normalize → /dev/null', value: sdk.opsPerSecond, unit: 'entries/s' }, 'JSON parse+stringify', ceiling.itemsPerSecond),
         withBaseline({ key: 'gke.normalize.entries_per_s', label: 'gke: parse + normalize + encode', value: normalize.opsPerSecond, unit: 'entries/s' }, 'JSON parse+stringify', ceiling.itemsPerSecond),
+        ...decoding,
       ];
       return figures;
     } finally {
@@ -86,3 +91,43 @@ export const gkeSuite: Suite = {
     }
   },
 };
+
+/**
+ * The AuditLog payload's bytes → JSON, with the decoder the source uses (it reads the wire into
+ * plain values) and with the protobufjs one it replaced (message objects, then Struct → JSON),
+ * alone and followed by normalize + encode; on the workload's entries (bodies of 1 to 20 KB), each
+ * as a ratio to JSON.parse + JSON.stringify of the same payloads or entries, all in this run.
+ */
+async function decodeFigures(count: number, minMs: number, log: (m: string) => void): Promise<Figure[]> {
+  const list = gkeEntries(count, Date.now() - 3_600_000);
+  const payloads = list.map((e) => Buffer.from(encodeAuditLog(e.protoPayload as Record<string, unknown>)));
+  const envelopes = list.map((e) => ({ ...e, protoPayload: undefined }));
+  const payloadCeiling = await jsonCeiling(list.map((e) => JSON.stringify(e.protoPayload)), minMs);
+  const entryCeiling = await jsonCeiling(list.map((e) => JSON.stringify(e)), minMs);
+  const kb = payloads.reduce((sum, p) => sum + p.length, 0) / payloads.length / 1024;
+  log(`decoding: ${count} AuditLog payloads, mean ${kb.toFixed(1)} KB on the wire; JSON.parse + stringify: ${Math.round(payloadCeiling.itemsPerSecond)} payloads/s, ${Math.round(entryCeiling.itemsPerSecond)} entries/s`);
+  const figures: Figure[] = [];
+  for (const [name, decode, what] of [
+    ['decode', decodeAuditLog, 'wire → JSON (the source)'],
+    ['decode_protobufjs', decodeAuditLogWithProtobufjs, 'protobufjs + Struct → JSON (before)'],
+  ] as const) {
+    const alone = await rate(() => {
+      let n = 0;
+      for (const p of payloads) n += Object.keys(decode(p)).length;
+      return n;
+    }, payloads.length, { minMs });
+    const normalized = await rate(() => {
+      let n = 0;
+      for (let i = 0; i < payloads.length; i++) {
+        const event = normalizeGkeEntry({ ...envelopes[i], protoPayload: decode(payloads[i]!) });
+        if (!isReject(event)) n += goJSON(event).length;
+      }
+      return n;
+    }, payloads.length, { minMs });
+    figures.push(
+      withBaseline({ key: `gke.${name}.payloads_per_s`, label: `gke: AuditLog ${what}`, value: alone.opsPerSecond, unit: 'payloads/s' }, 'JSON parse+stringify, same payloads', payloadCeiling.itemsPerSecond),
+      withBaseline({ key: `gke.${name}_normalize.entries_per_s`, label: `  + normalize + encode`, value: normalized.opsPerSecond, unit: 'entries/s' }, 'JSON parse+stringify, same entries', entryCeiling.itemsPerSecond),
+    );
+  }
+  return figures;
+}

@@ -3,6 +3,7 @@ import { aksSuite } from './aks.js';
 import { backlogSuite } from './backlog.js';
 import { ceilingSuite } from './ceiling.js';
 import { cpuPipelineSuite } from './cpu-pipeline.js';
+import { dedupeSuite } from './dedupe.js';
 import { eksSuite } from './eks.js';
 import { falcoSuite } from './falco.js';
 import { endToEndSuite } from './end-to-end.js';
@@ -28,6 +29,7 @@ export const suites: Suite[] = [
   eksSuite,
   aksSuite,
   cpuPipelineSuite,
+  dedupeSuite,
   processSuite,
   rulesSuite,
   falcoSuite,
