@@ -1,5 +1,6 @@
 import type { Suite } from '../harness.js';
 import { aksSuite } from './aks.js';
+import { aksEventHubsSuite } from './aks-eventhubs.js';
 import { backlogSuite } from './backlog.js';
 import { ceilingSuite } from './ceiling.js';
 import { cpuPipelineSuite } from './cpu-pipeline.js';
@@ -28,6 +29,7 @@ export const suites: Suite[] = [
   gkePubsubSuite,
   eksSuite,
   aksSuite,
+  aksEventHubsSuite,
   cpuPipelineSuite,
   dedupeSuite,
   processSuite,
