@@ -36,7 +36,11 @@ export interface CheckOptions {
 export function checkConfig(config: Config, options: CheckOptions = {}): CheckedConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const ctx: CheckContext = { serverTls: config.server.tls !== undefined, clientCertificates: config.server.tls?.clientCaFile !== undefined };
+  const ctx: CheckContext = {
+    serverTls: config.server.tls !== undefined,
+    clientCertificates: config.server.tls?.clientCaFile !== undefined,
+    serverLoopback: isLoopbackHost(config.server.host),
+  };
 
   config.sources.forEach((entry, i) => {
     const component = sourceComponent(entry.type);
@@ -105,4 +109,9 @@ function unreadable(file: string): string | undefined {
     return `the file ${file} ${why}; mount it or fix the path`;
   }
   return text.trim() === '' ? `the file ${file} is empty` : undefined;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: traffic to them never leaves the machine. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

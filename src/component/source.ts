@@ -39,6 +39,8 @@ export interface CheckContext {
   serverTls: boolean;
   /** server.tls.clientCaFile is set: senders present client certificates. */
   clientCertificates: boolean;
+  /** server.host is a loopback address: only this machine can connect. */
+  serverLoopback: boolean;
 }
 
 /** Problems refuse the config (exit 2); warnings are said at validate and at every start. Both are relative to the entry: "" or ".key: ...". */

@@ -1,4 +1,4 @@
-import type { ComponentCheck, SourceComponent } from '../../component/source.js';
+import type { CheckContext, ComponentCheck, SourceComponent } from '../../component/source.js';
 import { webhookSourceSchema, type WebhookSourceConfig } from './config.js';
 import { WebhookSource } from './source.js';
 
@@ -15,7 +15,7 @@ export const webhookSource: SourceComponent<WebhookSourceConfig> = {
 };
 
 /** Closed unless the config says otherwise: a bearer token, client certificates, or both. */
-function checkWebhookSource(source: WebhookSourceConfig, ctx: { serverTls: boolean; clientCertificates: boolean }): ComponentCheck {
+function checkWebhookSource(source: WebhookSourceConfig, ctx: CheckContext): ComponentCheck {
   const problems: string[] = [];
   const warnings: string[] = [];
   const token = source.bearerTokenFile !== undefined;
@@ -36,7 +36,8 @@ function checkWebhookSource(source: WebhookSourceConfig, ctx: { serverTls: boole
   if (source.allowUnauthenticated && !token && !mtls) {
     warnings.push(`: the webhook source ${source.name} accepts requests from anyone who can reach the port (allowUnauthenticated: true)`);
   }
-  if (!ctx.serverTls) {
+  // On loopback the token never crosses a network (the demo, a sidecar); elsewhere it does.
+  if (!ctx.serverTls && !ctx.serverLoopback) {
     warnings.push(`: the webhook source ${source.name} is served over plain HTTP${token ? ': its bearer token crosses the network in clear text' : ''}; set server.tls`);
   }
   return { problems, warnings };

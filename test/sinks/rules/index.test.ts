@@ -23,7 +23,7 @@ describe('rules sink component', () => {
       ].join('\n'),
     );
     const config = rulesSinkSchema.parse({ name: 'falco', type: 'rules', rules: [file], alerts: [{ type: 'stdout' }] });
-    const checked = rulesSink.check!(config, { serverTls: false, clientCertificates: false });
+    const checked = rulesSink.check!(config, { serverTls: false, clientCertificates: false, serverLoopback: false });
     expect(checked.problems).toEqual([]);
     expect(checked.prepared?.rules.map((r) => r.name)).toEqual(['Namespace created']);
     expect(checked.warnings).toHaveLength(1);

@@ -61,7 +61,7 @@ describe('gke-pubsub source config', () => {
     expect(problems({ ...base, maxBatchMessages: 20_000 })).toEqual([expect.stringMatching(/^sources\[0\]\.maxBatchMessages: /)]);
     expect(problems({ ...base, regoin: 'x' })).toEqual([expect.stringMatching(/^sources\[0\]\.regoin: unknown key/)]);
 
-    const warned = gkePubsubSource.check!(gkePubsubSourceSchema.parse({ ...base, endpoint: '127.0.0.1:1', insecure: true, keyFile: 'k.json', maxOutstandingMessages: 10 }), { serverTls: false, clientCertificates: false });
+    const warned = gkePubsubSource.check!(gkePubsubSourceSchema.parse({ ...base, endpoint: '127.0.0.1:1', insecure: true, keyFile: 'k.json', maxOutstandingMessages: 10 }), { serverTls: false, clientCertificates: false, serverLoopback: false });
     expect(warned.problems).toEqual([]);
     expect(warned.warnings).toEqual([expect.stringMatching(/^\.keyFile: not used/), expect.stringMatching(/^\.maxOutstandingMessages: below maxBatchMessages/)]);
   });
