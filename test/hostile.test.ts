@@ -5,11 +5,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { AuditWebhookClient } from '../src/sources/webhook/apiserver-client.js';
 import type { AuditEvent } from '../src/event/event.js';
-import { CLI, REPO } from './helpers/cli.js';
+import { CLI, REPO, spawnNode } from './helpers/cli.js';
 import { makeEvent, readJsonLines } from './helpers/events.js';
 import { tempDir } from './helpers/fs.js';
 import { attacks, type AttackOutcome } from './helpers/hostile.js';
@@ -48,7 +47,7 @@ server: { host: 127.0.0.1, port: 0 }
 log: { level: info }
 `,
     );
-    const child = spawn(process.execPath, ['--max-old-space-size=256', CLI, 'run', '--config', config], { cwd: REPO, env: process.env });
+    const child = spawnNode(['--max-old-space-size=256', CLI, 'run', '--config', config], { cwd: REPO, env: process.env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,9 +1,9 @@
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { estimateLeftMs, renderProgress, roughDuration, type SourceProgress } from '../../src/cli/progress.js';
-import { CLI, REPO, runCli } from '../helpers/cli.js';
+import { CLI, REPO, runCli, spawnNode, spawnTracked } from '../helpers/cli.js';
 import { testdata } from '../helpers/events.js';
 import { tempDir } from '../helpers/fs.js';
 
@@ -74,7 +74,7 @@ afterEach(() => {
 function startEmulator(): Promise<string> {
   return new Promise((resolve, reject) => {
     const data = `${testdata('eks')}filterlogevents-records.json`;
-    const child = spawn(process.execPath, [CLI, 'emulator', 'eks', '--port', '0', '--data', data, '--cluster', 'demo-eks', '--faults', 'page-size=2,latency-ms=60'], { cwd: REPO, env: process.env });
+    const child = spawnNode([CLI, 'emulator', 'eks', '--port', '0', '--data', data, '--cluster', 'demo-eks', '--faults', 'page-size=2,latency-ms=60'], { cwd: REPO, env: process.env });
     children.push(child);
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -123,7 +123,7 @@ describe('run --once and its progress', () => {
     // script(1) gives the CLI a pseudo-terminal for stdin, stdout and stderr; its output is what the terminal received.
     const command = `stty cols 160 2>/dev/null; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} run --config ${JSON.stringify(config)} --once`;
     const screen = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: REPO, env: { ...process.env, ...env } });
+      const child = spawnTracked('script', ['-qfec', command, '/dev/null'], { cwd: REPO, env: { ...process.env, ...env } });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,5 +1,25 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams, type SpawnOptionsWithoutStdio } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+
+const running = new Set<ChildProcess>();
+// A test that times out, or a test run cut short, must not leave a bridge or an emulator behind
+// holding ports and CPU: whatever is still running when this test process exits goes with it.
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** `spawn`, and the child is killed when this test process exits if it has not exited by then. */
+export function spawnTracked(command: string, args: readonly string[], options: SpawnOptionsWithoutStdio = {}): ChildProcessWithoutNullStreams {
+  const child = spawn(command, args, options);
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
+/** Starts `node <args>` (the CLI is `[CLI, ...]`), tracked as spawnTracked does. */
+export function spawnNode(args: readonly string[], options: SpawnOptionsWithoutStdio = {}): ChildProcessWithoutNullStreams {
+  return spawnTracked(process.execPath, args, options);
+}
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -16,7 +36,7 @@ export interface CliResult {
  */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; input?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? REPO, env: { ...process.env, ...options.env } });
+    const child = spawnNode([CLI, ...args], { cwd: options.cwd ?? REPO, env: { ...process.env, ...options.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -40,7 +60,7 @@ export function startCli(
   options: { cwd?: string } = {},
 ): Promise<{ child: ChildProcessWithoutNullStreams; log: Record<string, unknown>; output: { stdout: string; stderr: string } }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? REPO, env: process.env });
+    const child = spawnNode([CLI, ...args], { cwd: options.cwd ?? REPO, env: process.env });
     const output = { stdout: '', stderr: '' };
     child.stdout.on('data', (d: Buffer) => (output.stdout += d.toString()));
     let buffered = '';

@@ -1,12 +1,11 @@
 // The built CLI: convert --from aks, and emulator aks feeding `run --once` end to end.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../../src/event/event.js';
 import { dedupeKey } from '../../../src/pipeline/dedupe.js';
-import { CLI, REPO, runCli } from '../../helpers/cli.js';
+import { CLI, REPO, runCli, spawnNode } from '../../helpers/cli.js';
 import { SAMPLES, testdata } from '../../helpers/events.js';
 import { tempDir } from '../../helpers/fs.js';
 import { onCleanup } from '../../helpers/webhook.js';
@@ -117,7 +116,7 @@ describe('kube-audit-bridge convert --from aks', () => {
 
 describe('kube-audit-bridge emulator aks', () => {
   it('serves AzureDiagnostics over HTTPS; run --once drains it through the real SDK and credential', async () => {
-    const child = spawn(process.execPath, [CLI, 'emulator', 'aks', '--port', '0', '--data', DIAGNOSTICS, '--table', 'AzureDiagnostics'], { cwd: REPO });
+    const child = spawnNode([CLI, 'emulator', 'aks', '--port', '0', '--data', DIAGNOSTICS, '--table', 'AzureDiagnostics'], { cwd: REPO });
     onCleanup(async () => {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
@@ -177,7 +176,7 @@ server: { host: 127.0.0.1, port: 0 }
 
 describe('kube-audit-bridge run --once, AKS refusing the identity', () => {
   it('a 403 from the emulator: exit 1 with one line naming the source, the answer and the role', async () => {
-    const child = spawn(process.execPath, [CLI, 'emulator', 'aks', '--port', '0', '--data', AKSAUDIT, '--faults', 'denied-every=1'], { cwd: REPO });
+    const child = spawnNode([CLI, 'emulator', 'aks', '--port', '0', '--data', AKSAUDIT, '--faults', 'denied-every=1'], { cwd: REPO });
     onCleanup(async () => {
       if (child.exitCode === null) {
         child.kill('SIGTERM');

@@ -1,9 +1,9 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateEvent, type AuditEvent } from '../../../src/event/event.js';
-import { CLI, REPO, runCli } from '../../helpers/cli.js';
+import { CLI, REPO, runCli, spawnNode } from '../../helpers/cli.js';
 import { readJsonLines, testdata } from '../../helpers/events.js';
 import { sampleRecords } from './helpers.js';
 import { tempDir } from '../../helpers/fs.js';
@@ -18,7 +18,7 @@ afterEach(() => {
 /** Starts `emulator eks` and resolves with the JSON line it prints when ready. */
 function startEmulator(args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; ready: { endpoint: string; logGroup: string; records: number } }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'emulator', 'eks', '--port', '0', ...args], { cwd: REPO, env: process.env });
+    const child = spawnNode([CLI, 'emulator', 'eks', '--port', '0', ...args], { cwd: REPO, env: process.env });
     children.push(child);
     let stdout = '';
     let stderr = '';

@@ -1,6 +1,5 @@
 // The GKE commands of the built CLI: convert --from gke, emulator gke, and run --once against it.
 
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +10,7 @@ import { stdoutPart } from '../../../src/sinks/stdout/demo.js';
 import { validateEvent, type AuditEvent } from '../../../src/event/event.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { eventually } from '../../helpers/pipeline.js';
-import { CLI, REPO, runCli } from '../../helpers/cli.js';
+import { CLI, REPO, runCli, spawnNode } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/fs.js';
 
 const ENTRIES = join(REPO, 'src/sources/gke/testdata/entries.json');
@@ -48,7 +47,7 @@ describe('convert --from gke', () => {
 /** Starts `emulator gke` and resolves with its endpoint line. */
 function startEmulator(args: string[]): Promise<{ endpoint: string; stop: () => Promise<number | null> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'emulator', 'gke', ...args], { cwd: REPO, env: process.env });
+    const child = spawnNode([CLI, 'emulator', 'gke', ...args], { cwd: REPO, env: process.env });
     let out = '';
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
