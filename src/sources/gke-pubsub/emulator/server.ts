@@ -96,6 +96,8 @@ interface Lease {
   ackId: string;
   stream: Stream | undefined;
   timer: NodeJS.Timeout;
+  /** Epoch ms of the delivery: the deadline-ms fault counts from it, whatever modacks come. */
+  leasedAt: number;
 }
 
 interface Stream {
@@ -358,9 +360,11 @@ export class PubsubEmulator {
     return stored.id;
   }
 
-  private leaseMs(seconds: number): number {
+  /** How long a lease set now for `seconds` lasts: with deadline-ms, never past that long after its delivery. */
+  private leaseMs(seconds: number, leasedAt: number): number {
     const ms = seconds * 1000;
-    return this.faults.deadlineMs !== undefined && this.faults.deadlineMs > 0 ? Math.min(ms, this.faults.deadlineMs) : ms;
+    const cap = this.faults.deadlineMs;
+    return cap !== undefined && cap > 0 ? Math.max(0, Math.min(ms, leasedAt + cap - Date.now())) : ms;
   }
 
   private lease(message: Message, stream: Stream | undefined, seconds: number): Record<string, unknown> {
@@ -368,7 +372,8 @@ export class PubsubEmulator {
     message.state = 'leased';
     // Unique per delivery, so an ack for an earlier delivery can be told apart and ignored.
     const ackId = Buffer.from(`${this.subscription}#${message.id}#${++this.leaseCounter}`).toString('base64url');
-    message.lease = { ackId, stream, timer: this.deadlineTimer(message, seconds) };
+    const leasedAt = Date.now();
+    message.lease = { ackId, stream, leasedAt, timer: this.deadlineTimer(message, seconds, leasedAt) };
     this.leases.set(ackId, message);
     if (stream) {
       stream.outstanding++;
@@ -390,13 +395,13 @@ export class PubsubEmulator {
     return received;
   }
 
-  private deadlineTimer(message: Message, seconds: number): NodeJS.Timeout {
+  private deadlineTimer(message: Message, seconds: number, leasedAt: number): NodeJS.Timeout {
     const timer = setTimeout(() => {
       if (message.lease?.timer !== timer) return;
       this.counters.expired++;
       this.release(message);
       this.requeue(message);
-    }, this.leaseMs(seconds));
+    }, this.leaseMs(seconds, leasedAt));
     timer.unref();
     return timer;
   }
@@ -459,7 +464,7 @@ export class PubsubEmulator {
       return;
     }
     clearTimeout(message.lease!.timer);
-    message.lease!.timer = this.deadlineTimer(message, seconds);
+    message.lease!.timer = this.deadlineTimer(message, seconds, message.lease!.leasedAt);
   }
 
   // ---- delivery ----
