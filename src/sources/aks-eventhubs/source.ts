@@ -136,8 +136,9 @@ class Stream {
   private watchdogTimer: NodeJS.Timeout | undefined;
   private watching = false;
   private ownershipCheck: { startedAt: number; done: Promise<void> } | undefined;
-  /** Namespace, hub and consumer group as the SDK names them in the checkpoint store. */
-  private hubIdentity: { fullyQualifiedNamespace: string; eventHubName: string; consumerGroup: string } | undefined;
+  /** Blob mode: since when each partition has had no live claim, and what the last read of the claims found wrong. */
+  private readonly unclaimedSince = new Map<string, number>();
+  private claimProblems: string[] = [];
   /** Aborted when the stream ends: stops a resubscription's connect loop. */
   private readonly stopping = new AbortController();
   private readonly startedAt: number;
@@ -368,7 +369,6 @@ class Stream {
     state.lastError = undefined;
     state.evict = false;
     this.lastOpenedAt = now;
-    this.hubIdentity = { fullyQualifiedNamespace: context.fullyQualifiedNamespace, eventHubName: context.eventHubName, consumerGroup: context.consumerGroup };
     state.checkpointer = this.blob
       ? new PartitionCheckpointer({
           write: (position) => context.updateCheckpoint(asEventData(position)),
@@ -597,6 +597,7 @@ class Stream {
     }
     const error = this.subscriptionError;
     if (error && now - error.at < 2 * HEALTH_INTERVAL_MS && !heard) problems.push(error.message);
+    problems.push(...this.claimProblems);
     return problems;
   }
 
@@ -635,6 +636,21 @@ class Stream {
       } finally {
         this.watching = false;
       }
+      if (this.claimProblems.length > 0 && !this.closing && this.connectedAt !== undefined) {
+        this.resubscribe('the load-balancing loop has stopped renewing and claiming partitions', this.claimProblems);
+        return;
+      }
+    }
+    if (!this.blob) {
+      // Without a store this replica reads every partition; one not read for two rounds is not coming back by itself.
+      const restart = 2 * this.config.loadBalancing.updateInterval + 5000;
+      const connectedAt = this.connectedAt ?? now;
+      const idleFor = (id: string): number => now - Math.max(connectedAt, this.partitions.get(id)?.closedAt ?? 0);
+      const idle = this.partitionIds.filter((id) => !this.partitions.get(id)?.open && idleFor(id) > restart);
+      if (idle.length > 0) {
+        this.resubscribe('a partition is not being read', idle.map((id) => `partition ${id}: not read for ${Math.round(idleFor(id) / 1000)} s`));
+        return;
+      }
     }
     const grace = 2 * this.config.loadBalancing.updateInterval + 2000;
     const silent = [...this.partitions.values()].filter((p) => p.open && !p.waiting && now - p.lastHeard > silenceMs(this.config));
@@ -646,10 +662,9 @@ class Stream {
     if (stuck.length === 0) return;
     this.watching = true;
     try {
-      if (this.blob && this.store && this.hubIdentity) {
+      if (this.blob && this.store && this.client) {
         // A partition this replica gave up may have been claimed by another one meanwhile: not ours to restart.
-        const { fullyQualifiedNamespace, eventHubName, consumerGroup } = this.hubIdentity;
-        const owners = await this.store.listOwnership(fullyQualifiedNamespace, eventHubName, consumerGroup);
+        const owners = await this.store.listOwnership(this.client.fullyQualifiedNamespace, this.client.eventHubName, this.config.consumerGroup);
         const expiry = this.config.loadBalancing.ownershipExpiration;
         for (const p of stuck) {
           const owner = owners.find((o) => o.partitionId === p.id);
@@ -689,16 +704,18 @@ class Stream {
   }
 
   private async evictForeign(): Promise<void> {
-    if (!this.store || !this.hubIdentity || !this.client) return;
-    const { fullyQualifiedNamespace, eventHubName, consumerGroup } = this.hubIdentity;
-    const owners = await this.store.listOwnership(fullyQualifiedNamespace, eventHubName, consumerGroup);
-    const me = this.client.identifier;
-    const expiry = this.config.loadBalancing.ownershipExpiration;
+    const client = this.client;
+    if (!this.store || !client) return;
+    const owners = await this.store.listOwnership(client.fullyQualifiedNamespace, client.eventHubName, this.config.consumerGroup);
+    const me = client.identifier;
+    const { ownershipExpiration, updateInterval } = this.config.loadBalancing;
+    const now = Date.now();
+    const live = (o: { ownerId: string; lastModifiedTimeInMs?: number } | undefined): boolean =>
+      o !== undefined && o.ownerId !== '' && o.lastModifiedTimeInMs !== undefined && now - o.lastModifiedTimeInMs < ownershipExpiration;
     for (const p of this.partitions.values()) {
       if (!p.open || p.evict) continue;
       const owner = owners.find((o) => o.partitionId === p.id);
-      const live = owner?.lastModifiedTimeInMs !== undefined && Date.now() - owner.lastModifiedTimeInMs < expiry;
-      if (!owner || !live || owner.ownerId === '' || owner.ownerId === me) continue;
+      if (!owner || !live(owner) || owner.ownerId === me) continue;
       p.evict = true;
       this.ctx.logger.info({ partition: p.id, owner: owner.ownerId }, 'another replica holds the claim on a partition this one still reads; giving it up');
       // A batch waiting for the pipeline is dropped, which lets its processEvents give the partition up.
@@ -710,6 +727,27 @@ class Stream {
         }
       }
     }
+    // The SDK's load-balancing loop renews this replica's claims and claims free partitions every
+    // round; when a management call of the round was lost with its connection it sleeps 30 s
+    // between retries, and then nothing is renewed or claimed. Both show in the store.
+    const problems: string[] = [];
+    const renewGrace = 3 * updateInterval + 2000;
+    for (const o of owners) {
+      if (o.ownerId === me && o.lastModifiedTimeInMs !== undefined && now - o.lastModifiedTimeInMs > renewGrace) {
+        problems.push(`partition ${o.partitionId}: this replica's claim not renewed for ${Math.round((now - o.lastModifiedTimeInMs) / 1000)} s`);
+      }
+    }
+    const claimGrace = ownershipExpiration + (this.partitionIds.length + 1) * updateInterval;
+    for (const id of this.partitionIds) {
+      if (live(owners.find((o) => o.partitionId === id))) {
+        this.unclaimedSince.delete(id);
+        continue;
+      }
+      const since = this.unclaimedSince.get(id) ?? now;
+      this.unclaimedSince.set(id, since);
+      if (now - since > claimGrace) problems.push(`partition ${id}: claimed by no replica for ${Math.round((now - since) / 1000)} s`);
+    }
+    this.claimProblems = problems;
   }
 
   private resubscribe(why: string, problems: string[]): void {
@@ -737,6 +775,8 @@ class Stream {
       if (p.closedReason !== CloseReason.OwnershipLost) p.closedReason = RESUBSCRIBED;
     }
     for (const item of this.queue.splice(0)) item.resolve({ taken: false });
+    this.claimProblems = [];
+    this.unclaimedSince.clear();
     await closeQuietly(old.subscription, old.client);
     await this.connect(this.stopping.signal);
   }

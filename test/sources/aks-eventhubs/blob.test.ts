@@ -84,8 +84,8 @@ describe('aks-eventhubs source with a Blob checkpoint store', () => {
     expect(sorted(sink.ids())).toEqual(sorted(keysOf(auditRecords(6, 10))));
   });
 
-  it('a partition stopped by "Unknown error encountered" is given up and claimed again on the next round: nothing lost', async () => {
-    const records = auditRecords(40);
+  it('a partition stopped by "Unknown error encountered" is given up and claimed again; a load-balancing loop stalled by a lost request is replaced: nothing lost', async () => {
+    const records = auditRecords(120);
     const em = await emulator({ partitions: 2, data: records, faults: 'reset-every=3' });
     const blob = await blobContainer(azurite);
     const sink = new TestSink();
@@ -95,12 +95,13 @@ describe('aks-eventhubs source with a Blob checkpoint store', () => {
       [sink],
       { logger },
     );
-    await eventually(() => new Set(sink.ids()).size >= 40, 40_000, 'all 40 events');
+    await eventually(() => new Set(sink.ids()).size >= 120, 40_000, 'all 120 events');
     await eventually(async () => JSON.stringify(await checkpoints(blob.store, em)) === JSON.stringify(lastOf(em)), 20_000, 'checkpoints at the end');
     await run.stop();
     expect(new Set(sink.ids())).toEqual(new Set(keysOf(records)));
-    expect(em.stats().resets).toBeGreaterThanOrEqual(5);
-    expect(lines.filter((l) => l.msg === 'partition stopped after an error; restarting it on the next load-balancing round').length).toBeGreaterThan(0);
+    expect(em.stats().resets).toBeGreaterThanOrEqual(20);
+    // Which drops land while a link attaches or a management request is out depends on timing; some do.
+    expect(lines.some((l) => String(l.error).includes('Unknown error encountered'))).toBe(true);
   }, 60_000);
 
   it('two replicas on one consumer group share the partitions and together deliver every event', async () => {

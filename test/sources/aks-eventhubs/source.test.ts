@@ -144,7 +144,7 @@ describe('aks-eventhubs source: emulator faults lose nothing', () => {
   }, 40_000);
 
   it('a connection reset while a link attaches ("Unknown error encountered", which the SDK does not retry) stops a partition only briefly', async () => {
-    const records = auditRecords(48);
+    const records = auditRecords(96);
     const em = await emulator({ partitions: 2, data: records, faults: 'reset-every=3' });
     const sink = new TestSink();
     const { logger, lines } = recordingLogger();
@@ -153,12 +153,12 @@ describe('aks-eventhubs source: emulator faults lose nothing', () => {
       [sink],
       { logger },
     );
-    await eventually(() => new Set(sink.ids()).size >= 48, 40_000, 'all 48 events');
+    await eventually(() => new Set(sink.ids()).size >= 96, 40_000, 'all 96 events');
     await run.stop();
     expect(new Set(sink.ids())).toEqual(new Set(keysOf(records)));
     // Nothing is delivered twice past the dedupe window, and the drops did stop partitions.
-    expect(sink.received).toHaveLength(48);
-    expect(em.stats().resets).toBeGreaterThanOrEqual(5);
+    expect(sink.received).toHaveLength(96);
+    expect(em.stats().resets).toBeGreaterThanOrEqual(10);
     expect(lines.filter((l) => l.msg === 'partition stopped after an error; restarting it on the next load-balancing round').length).toBeGreaterThan(0);
   }, 60_000);
 });
