@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DemoPartFactory } from '../../component/demo.js';
-import { SAMPLES_DIR } from '../../demo/samples.js';
+import { SAMPLES_DIR } from '../../component/samples.js';
 import { sleepUnlessAborted } from '../webhook/demo.js';
 import { loadRecords, startEventHubsEmulator, type DiagnosticRecord } from './emulator/index.js';
 
