@@ -14,6 +14,11 @@ export class CommitTracker {
     return this.nextSeq++;
   }
 
+  /** Batches below this sequence number are delivered along with every earlier one. */
+  get committedThrough(): number {
+    return this.head;
+  }
+
   /** Batches registered and not yet committed (in flight, or done but waiting for an earlier one). */
   get outstanding(): number {
     return this.nextSeq - this.head;

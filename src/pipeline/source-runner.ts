@@ -73,6 +73,8 @@ export class SourceRunner {
   private readonly tracker = new CommitTracker();
   private readonly slots: Semaphore;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Frees the slot of each batch taken whose slot is still held, by sequence number. */
+  private readonly releasers = new Map<number, () => void>();
   private committed: Cursor | undefined;
   private newestDeliveredMs: number | undefined;
   private lastCommitAt: number | undefined;
@@ -184,21 +186,24 @@ export class SourceRunner {
     metrics.eventsReceived.inc({ source: this.name }, batch.events.length);
     metrics.inFlightBatches.set({ source: this.name }, this.tracker.outstanding);
     let released = false;
-    // The slot frees as soon as the batch is delivered; its checkpoint write need not hold it.
+    // The slot frees once this batch and every earlier one are delivered (its checkpoint write need
+    // not hold it). Freeing it at its own delivery would let a source run on behind an earlier batch
+    // in backoff, and a crash would then repeat every batch since, not at most maxInFlightBatches.
     const release = (): void => {
       if (released) return;
       released = true;
+      this.releasers.delete(seq);
       this.slots.release();
     };
-    const work = this.deliver(seq, batch, release).finally(() => {
+    this.releasers.set(seq, release);
+    const work = this.deliver(seq, batch).finally(() => {
       this.inFlight.delete(work);
-      release();
       metrics.inFlightBatches.set({ source: this.name }, this.tracker.outstanding);
     });
     this.inFlight.add(work);
   }
 
-  private async deliver(seq: number, batch: SourceBatch, release: () => void): Promise<void> {
+  private async deliver(seq: number, batch: SourceBatch): Promise<void> {
     const { metrics, logger, deliverySignal } = this.deps;
     let markSettled!: () => void;
     const settled = new Promise<void>((resolve) => (markSettled = resolve));
@@ -243,10 +248,11 @@ export class SourceRunner {
       this.noteDelivered(events);
       batch.settle?.({ delivered: true });
       state.markSettled();
-      release();
       await this.commit(seq, batch);
     } catch (err) {
       state.state = 'aborted';
+      // Given up on (shutdown): it will never be committed, so it cannot hold its slot until then.
+      this.releasers.get(seq)?.();
       const reason = err instanceof Error ? err.message : String(err);
       batch.settle?.({ delivered: false, reason });
       if (!deliverySignal.aborted) logger.error({ source: this.name, error: reason }, 'batch not delivered');
@@ -296,6 +302,8 @@ export class SourceRunner {
 
   private async commit(seq: number, batch: SourceBatch): Promise<void> {
     const cursor = this.tracker.complete(seq, batch.cursor);
+    const through = this.tracker.committedThrough;
+    for (const [s, release] of this.releasers) if (s < through) release();
     if (cursor === undefined) return;
     try {
       await this.deps.checkpoints.save(this.name, cursor);

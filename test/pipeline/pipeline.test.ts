@@ -177,6 +177,28 @@ describe('pipeline: backpressure', () => {
     expect(source.pulled).toBe(20);
     expect(sink.received).toHaveLength(40);
   });
+  it('does not run on behind an undelivered batch: later batches delivered first keep their slots until it is', async () => {
+    const dir = await tempDir();
+    const sink = new RecordingSink();
+    sink.hold = true;
+    const source = new ListSource('src', Array.from({ length: 20 }, (_, b) => ({ events: makeEvents(b * 2, 2) })));
+    const { pipeline } = await buildPipeline(dir, [source], [sink], { maxInFlightBatches: 4 });
+    const run = pipeline.run();
+    await eventually(() => sink.writes.length === 4);
+    // The first batch is in backoff, say; the next three are acknowledged.
+    for (const w of sink.writes.slice(1)) w.release();
+    await new Promise((r) => setTimeout(r, 50));
+    // Pulling on would leave more and more delivered batches behind an uncommitted cursor, all of
+    // them repeated after a crash.
+    expect(source.pulled).toBe(4);
+    sink.writes[0]!.release();
+    await eventually(() => source.pulled >= 5);
+    sink.hold = false;
+    for (const w of sink.writes.slice(4)) w.release();
+    await run;
+    expect(source.pulled).toBe(20);
+    expect(sink.received).toHaveLength(40);
+  });
 });
 
 describe('pipeline: restart and dedupe', () => {
