@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { text as streamText } from 'node:stream/consumers';
 import { goJSON } from '../event/encode.js';
 import { InputError, type ConvertContext } from '../component/converter.js';
 import { SOURCES } from '../registry.js';
@@ -8,6 +6,7 @@ import { isReject } from '../event/event.js';
 import { scrubEvent } from '../process/scrub.js';
 import { dedupeKey } from '../pipeline/dedupe.js';
 import { notAvailable } from './not-available.js';
+import { readInput } from './input.js';
 
 export interface ConvertOptions extends ConvertContext {
   /** A source type whose component has a converter. */
@@ -34,7 +33,7 @@ export async function convertCommand(file: string, options: ConvertOptions): Pro
 
   let text: string;
   try {
-    text = file === '-' ? await streamText(process.stdin) : await readFile(file, 'utf8');
+    text = await readInput(file);
   } catch (err) {
     process.stderr.write(`convert: cannot read ${file === '-' ? 'stdin' : file}: ${(err as Error).message}\n`);
     return 2;

@@ -1,11 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { text as streamText } from 'node:stream/consumers';
 import { goJSON } from '../event/encode.js';
 import { toNativeEvent } from '../event/parse.js';
 import { applyPolicy, loadPolicyFile } from '../process/policy.js';
 import { scrubEvent } from '../process/scrub.js';
 import { parseJsonOrLines } from '../util/json-input.js';
 import { eventsOf } from './rules.js';
+import { readInput } from './input.js';
 
 const SCRUB_SECRETS = { secrets: true, paths: [] };
 
@@ -26,7 +25,7 @@ export async function policyApplyCommand(eventsFile: string, options: { policy: 
 
   let text: string;
   try {
-    text = eventsFile === '-' ? await streamText(process.stdin) : await readFile(eventsFile, 'utf8');
+    text = await readInput(eventsFile);
   } catch (err) {
     process.stderr.write(`policy apply: cannot read ${eventsFile === '-' ? 'stdin' : eventsFile}: ${(err as Error).message}\n`);
     return 2;

@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { text as streamText } from 'node:stream/consumers';
 import { describe, isPlainObject } from '../event/event.js';
 import { alertToJSON, buildAlert } from '../rules/alert.js';
 import { enableRules, RuleEngine } from '../rules/engine.js';
@@ -8,6 +6,7 @@ import { takeInAuditEvents } from '../rules/falco/intake.js';
 import { loadRuleFiles } from '../rules/load.js';
 import { formatProblem, type Matching } from '../rules/rule.js';
 import { parseJsonOrLines } from '../util/json-input.js';
+import { readInput } from './input.js';
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -64,7 +63,7 @@ export async function rulesTestCommand(eventsArg: string | undefined, options: R
 
   let text: string;
   try {
-    text = eventsFile === '-' ? await streamText(process.stdin) : await readFile(eventsFile, 'utf8');
+    text = await readInput(eventsFile);
   } catch (err) {
     process.stderr.write(`rules test: cannot read ${eventsFile === '-' ? 'stdin' : eventsFile}: ${(err as Error).message}\n`);
     return 2;
