@@ -91,6 +91,7 @@ export class Bridge {
         quotas,
         once,
         mtls: config.server.tls?.clientCaFile !== undefined,
+        maxInFlightBatches: config.pipeline.maxInFlightBatches,
       });
       sources.push(created.source);
       if (created.receiver) receivers.push(created.receiver);

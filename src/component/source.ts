@@ -25,6 +25,8 @@ export interface SourceContext {
   once: boolean;
   /** The server asks senders for client certificates (server.tls.clientCaFile); push sources only. */
   mtls?: boolean;
+  /** The pipeline.maxInFlightBatches the runner holds this source to, for sources that size their intake by it. */
+  maxInFlightBatches?: number;
 }
 
 export interface CreatedSource {

@@ -52,7 +52,7 @@ export const gkePubsubSourceSchema = z.strictObject({
 });
 export type GkePubsubSourceConfig = z.output<typeof gkePubsubSourceSchema>;
 
-/** The pipeline's default maxInFlightBatches (src/config/schema.ts), used when the source sets none. */
+/** The pipeline's default maxInFlightBatches (src/config/schema.ts), when neither the source nor its context sets one. */
 export const DEFAULT_IN_FLIGHT_BATCHES = 4;
 
 /** Flow control: what the runner can hold undelivered plus the batch being filled. */

@@ -76,12 +76,16 @@ export class GkePubsubSource implements Source {
   /** Not a poll: how often the stream's health is reported, which /readyz checks like a poll. */
   readonly pollIntervalMs = HEALTH_INTERVAL_MS;
 
+  private readonly config: Config;
+
   constructor(
-    private readonly config: Config,
+    config: Config,
     private readonly ctx: SourceContext,
     private readonly options: IntakeOptions & { makeClient?: (config: Config) => Promise<PubsubClient> } = {},
   ) {
     this.name = config.name;
+    // Flow control is sized by what the runner holds: the source's own override, else the pipeline's.
+    this.config = { ...config, maxInFlightBatches: config.maxInFlightBatches ?? ctx.maxInFlightBatches };
   }
 
   async *batches(_from: Cursor | undefined, signal: AbortSignal): AsyncGenerator<SourceBatch> {

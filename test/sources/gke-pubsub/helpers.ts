@@ -62,6 +62,7 @@ export async function startPipeline(
     clock: systemClock,
     quotas: new QuotaRegistry(systemClock),
     once: options.once ?? false,
+    ...(options.maxInFlightBatches === undefined ? {} : { maxInFlightBatches: options.maxInFlightBatches }),
   }, options.lastingRetryMs === undefined ? {} : { lastingRetryMs: options.lastingRetryMs });
   const pipeline = new Pipeline({
     sources: [source],

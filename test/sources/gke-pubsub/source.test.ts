@@ -108,6 +108,21 @@ describe('gke-pubsub source: acknowledged only after delivery', () => {
     expectOnce(sink, ids(100));
   });
 
+  it('flow control follows pipeline.maxInFlightBatches when the source sets none', async () => {
+    const emulator = await res.emulator({ data: entries(100) });
+    const sink = new RecordingSink();
+    sink.hold = true;
+    // The pipeline's 2, batches of 5: (2 + 1) × 5 messages outstanding, not the (4 + 1) × 5 of the default.
+    await start(pubsubConfig(emulator.endpoint, { maxBatchMessages: 5 }), [sink], { maxInFlightBatches: 2 });
+    await waitFor('two writes', () => sink.writes.length === 2);
+    await sleep(500);
+    expect(emulator.stats()).toMatchObject({ outstanding: 15, ready: 85, acked: 0 });
+    sink.hold = false;
+    for (const w of sink.writes) w.release();
+    await allAcked(emulator, 100);
+    expectOnce(sink, ids(100));
+  });
+
   it('extends ack deadlines while a batch is in flight, up to maxLeaseExtension; past it Pub/Sub redelivers and dedupe keeps one copy', async () => {
     const emulator = await res.emulator({ data: entries(10) });
     const sink = new RecordingSink();
