@@ -138,7 +138,7 @@ sinks:
 
   it('accepts config/example.yaml as shipped', () => {
     const config = parseConfig(readFileSync('config/example.yaml', 'utf8'), 'config/example.yaml', {});
-    expect(config.sources.map((s) => s.type)).toEqual(['gke', 'eks', 'aks', 'webhook']);
+    expect(config.sources.map((s) => s.type)).toEqual(['gke', 'gke-pubsub', 'eks', 'aks', 'aks-eventhubs', 'webhook']);
     expect(config.sinks.map((s) => s.type)).toEqual(['webhook', 'file', 'rules']);
   });
 });
