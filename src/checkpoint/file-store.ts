@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { appendFile, readFile, readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { prepareDirectory, writeChunksAtomic, writeFileAtomic } from './atomic-write.js';
 import { DEDUPE_KEY_LENGTH, packDedupeKeys, unpackDedupeKeys, writeDedupeKey } from './dedupe-keys.js';
 import { CheckpointError, type CheckpointStore, type Cursor } from './store.js';
@@ -26,11 +27,16 @@ const KEYS_PER_CHUNK = 16384;
  * Cursors of every source in one JSON file, replaced atomically on each save. Saves are
  * serialized and coalesced: while one write is in progress, later saves wait and are written
  * together, so a busy pipeline does not queue one file write per batch.
- * The dedupe windows, which can be large, live in a sibling file written less often.
+ * The dedupe windows, which can be large, live in a sibling file written less often
+ * (checkpoint.dedupeSaveInterval). Between two such saves the keys of each delivered batch are
+ * appended to a journal, `<name>.dedupe-journal.<generation>`, one line per batch:
+ * `["<source>","<key>",...]`. A save starts a new generation and, once written, deletes the
+ * older ones, whose keys it holds; opening the store adds what journals remain to the windows.
  */
 export class FileCheckpointStore implements CheckpointStore {
   private writing: Promise<void> | undefined;
   private dedupeWriting: Promise<void> = Promise.resolve();
+  private journalWriting: Promise<void> = Promise.resolve();
   private pending: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
 
   private constructor(
@@ -39,6 +45,9 @@ export class FileCheckpointStore implements CheckpointStore {
     /** Every source's window as last saved or loaded, packed (8 bytes a key): a save rewrites them all. */
     private readonly dedupe: Map<string, Uint32Array>,
     private readonly now: () => Date,
+    /** Journal generations on disk, and the one appends go to. */
+    private readonly journals: Set<number>,
+    private generation: number,
   ) {}
 
   get dedupePath(): string {
@@ -53,8 +62,11 @@ export class FileCheckpointStore implements CheckpointStore {
     }
     const state = await readJson(path, isCheckpointFile, { version: 1, sources: {} });
     const file = await readJson(dedupePathOf(path), isDedupeFile, { version: 1, sources: {} });
+    const journals = await readJournals(path);
+    for (const [source, keys] of journals.keys) file.sources[source] = [...(file.sources[source] ?? []), ...keys];
     const dedupe = new Map(Object.entries(file.sources).map(([source, keys]) => [source, packDedupeKeys(keys)]));
-    return new FileCheckpointStore(path, state, dedupe, now);
+    const generations = new Set(journals.generations);
+    return new FileCheckpointStore(path, state, dedupe, now, generations, Math.max(-1, ...generations) + 1);
   }
 
   async load(source: string): Promise<Cursor | undefined> {
@@ -73,10 +85,26 @@ export class FileCheckpointStore implements CheckpointStore {
 
   saveDedupe(windows: ReadonlyMap<string, readonly string[]>): Promise<void> {
     for (const [source, keys] of windows) this.dedupe.set(source, packDedupeKeys(keys));
+    // The windows were taken in this tick, so every key journaled so far is in them: later keys go
+    // to a new generation, and this one and those before it can go once the windows are written.
+    const retired = this.generation++;
     // One write at a time, each of the windows as they were when it began: the last save wins.
     const sources = [...this.dedupe];
-    const write = this.dedupeWriting.catch(() => undefined).then(() => writeChunksAtomic(this.dedupePath, dedupeFileChunks(sources)));
+    const write = this.dedupeWriting
+      .catch(() => undefined)
+      .then(() => writeChunksAtomic(this.dedupePath, dedupeFileChunks(sources)))
+      .then(() => this.dropJournals(retired));
     this.dedupeWriting = write;
+    return write;
+  }
+
+  journalDedupe(source: string, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return Promise.resolve();
+    const generation = this.generation;
+    this.journals.add(generation);
+    const line = `${JSON.stringify([source, ...keys])}\n`;
+    const write = this.journalWriting.catch(() => undefined).then(() => appendFile(journalPathOf(this.path, generation), line));
+    this.journalWriting = write;
     return write;
   }
 
@@ -88,6 +116,17 @@ export class FileCheckpointStore implements CheckpointStore {
   async close(): Promise<void> {
     while (this.writing) await this.writing.catch(() => undefined);
     await this.dedupeWriting.catch(() => undefined);
+    await this.journalWriting.catch(() => undefined);
+  }
+
+  private async dropJournals(upTo: number): Promise<void> {
+    // An append queued before the save began may still be on its way to a retired file.
+    await this.journalWriting.catch(() => undefined);
+    for (const generation of [...this.journals]) {
+      if (generation > upTo) continue;
+      await rm(journalPathOf(this.path, generation), { force: true });
+      this.journals.delete(generation);
+    }
   }
 
   private scheduleWrite(): Promise<void> {
@@ -151,6 +190,56 @@ export function* dedupeFileChunks(sources: readonly (readonly [string, Uint32Arr
 
 export function dedupePathOf(path: string): string {
   return `${path.replace(/\.json$/, '')}.dedupe.json`;
+}
+
+function journalPrefix(path: string): string {
+  return `${basename(path).replace(/\.json$/, '')}.dedupe-journal.`;
+}
+
+export function journalPathOf(path: string, generation: number): string {
+  return join(dirname(path), `${journalPrefix(path)}${generation}`);
+}
+
+/**
+ * Keys of every journal beside `path`, oldest generation first. A line cut short by a kill in the
+ * middle of a write, or anything else that is not a list of strings, is passed over: the journal
+ * only narrows the duplicates a crash can cause.
+ */
+async function readJournals(path: string): Promise<{ generations: number[]; keys: Map<string, string[]> }> {
+  const prefix = journalPrefix(path);
+  let names: string[];
+  try {
+    names = await readdir(dirname(path));
+  } catch (err) {
+    throw new CheckpointError(path, `directory cannot be listed (${(err as Error).message})`);
+  }
+  const generations = names
+    .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
+    .map((n) => Number(n.slice(prefix.length)))
+    .sort((a, b) => a - b);
+  const keys = new Map<string, string[]>();
+  for (const generation of generations) {
+    let text: string;
+    try {
+      text = await readFile(journalPathOf(path, generation), 'utf8');
+    } catch (err) {
+      throw new CheckpointError(journalPathOf(path, generation), `cannot be read (${(err as Error).message})`);
+    }
+    for (const line of text.split('\n')) {
+      let entry: unknown;
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if (!Array.isArray(entry) || entry.length < 2 || !entry.every((v) => typeof v === 'string')) continue;
+      const [source, ...batch] = entry as string[];
+      const list = keys.get(source!) ?? [];
+      for (const key of batch) list.push(key);
+      keys.set(source!, list);
+    }
+  }
+  return { generations, keys };
 }
 
 async function readJson<T>(path: string, check: (v: unknown) => v is T, empty: T): Promise<T> {

@@ -8,6 +8,12 @@ export interface CheckpointStore {
   /** The dedupe windows saved beside the cursors, by source. */
   loadDedupe(source: string): Promise<readonly string[]>;
   saveDedupe(windows: ReadonlyMap<string, readonly string[]>): Promise<void>;
+  /**
+   * Records keys of a batch just delivered, between two saves of the windows, so that a process
+   * killed before the next save still knows them after a restart; loadDedupe returns them after
+   * the saved window. Survives the process, not the machine: it is not synced to disk.
+   */
+  journalDedupe(source: string, keys: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 

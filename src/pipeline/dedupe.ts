@@ -127,6 +127,11 @@ export class DedupeWindow {
     this.pruneRuns();
   }
 
+  /** Marks the window for the next save again, after a save of its snapshot failed. */
+  markUnsaved(): void {
+    this.changed = true;
+  }
+
   /** Keys of delivered batches, oldest first. Clears the dirty flag. */
   snapshot(): string[] {
     this.changed = false;

@@ -105,6 +105,8 @@ export class Pipeline {
       try {
         await this.options.checkpoints.saveDedupe(new Map(changed.map((r) => [r.name, r.dedupe.snapshot()])));
       } catch (err) {
+        // Their keys stay in the journal until a later save succeeds (src/checkpoint/file-store.ts).
+        for (const r of changed) r.dedupe.markUnsaved();
         this.options.logger.error({ error: (err as Error).message }, 'saving the dedupe window failed');
       }
     });

@@ -244,7 +244,10 @@ export class SourceRunner {
         if (other.state !== 'delivered') throw new Error('a batch carrying the same events was not delivered');
       }
       state.state = 'delivered';
-      if (fresh.length > 0) this.dedupe.markDelivered();
+      if (fresh.length > 0) {
+        this.dedupe.markDelivered();
+        await this.journal(fresh);
+      }
       this.noteDelivered(events);
       batch.settle?.({ delivered: true });
       state.markSettled();
@@ -259,6 +262,19 @@ export class SourceRunner {
     } finally {
       this.pending.delete(seq);
       state.markSettled();
+    }
+  }
+
+  /**
+   * Journals a delivered batch's keys before its source acknowledges or commits it: a process killed
+   * after that (SIGKILL, OOM) then drops the batch's redelivery as a duplicate instead of sending it
+   * again. A failed write costs only that protection, so it is logged and the batch goes on.
+   */
+  private async journal(fresh: readonly AuditEvent[]): Promise<void> {
+    try {
+      await this.deps.checkpoints.journalDedupe(this.name, fresh.map(dedupeKey));
+    } catch (err) {
+      this.log.error('dedupe-journal', { source: this.name, error: (err as Error).message }, 'journaling delivered keys failed; a crash before the next save may repeat them');
     }
   }
 

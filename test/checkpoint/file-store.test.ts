@@ -144,4 +144,63 @@ describe('FileCheckpointStore', () => {
       expect(await again.loadDedupe('a')).toHaveLength(1019);
     });
   });
+
+  describe('dedupe journal', () => {
+    const keys = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => canonicalDedupeKey(`${prefix}${i}#2`));
+    const journals = async (dir: string) => (await readdir(dir)).filter((n) => n.includes('.dedupe-journal.')).sort();
+
+    it('keeps keys delivered since the last save for a process that never saved again (SIGKILL)', async () => {
+      const dir = await tempDir();
+      const path = join(dir, 'checkpoints.json');
+      const store = await FileCheckpointStore.open(path);
+      await store.saveDedupe(new Map([['a', keys('s', 3)]]));
+      await store.journalDedupe('a', keys('j', 2));
+      await store.journalDedupe('b', keys('b', 1));
+      await store.journalDedupe('a', keys('k', 2));
+      // No close, no save: what a killed process leaves behind.
+      const again = await FileCheckpointStore.open(path);
+      expect(await again.loadDedupe('a')).toEqual([...keys('s', 3), ...keys('j', 2), ...keys('k', 2)]);
+      expect(await again.loadDedupe('b')).toEqual(keys('b', 1));
+    });
+
+    it('is dropped once a save holds its keys, and keys journaled during the save stay', async () => {
+      const dir = await tempDir();
+      const path = join(dir, 'checkpoints.json');
+      const store = await FileCheckpointStore.open(path);
+      await store.journalDedupe('a', keys('j', 2));
+      expect(await journals(dir)).toEqual(['checkpoints.dedupe-journal.0']);
+      const saving = store.saveDedupe(new Map([['a', keys('j', 2)]]));
+      // Delivered after the window was taken: not in this save, so it must outlive it.
+      await store.journalDedupe('a', keys('late', 1));
+      await saving;
+      expect(await journals(dir)).toEqual(['checkpoints.dedupe-journal.1']);
+      const again = await FileCheckpointStore.open(path);
+      expect(await again.loadDedupe('a')).toEqual([...keys('j', 2), ...keys('late', 1)]);
+      // A reopened store writes after the generations it found, and its first save drops them.
+      await again.journalDedupe('a', keys('next', 1));
+      expect(await journals(dir)).toEqual(['checkpoints.dedupe-journal.1', 'checkpoints.dedupe-journal.2']);
+      await again.saveDedupe(new Map([['a', await again.loadDedupe('a')]]));
+      expect(await journals(dir)).toEqual([]);
+    });
+
+    it('passes over a line cut short by a kill in the middle of a write', async () => {
+      const dir = await tempDir();
+      const path = join(dir, 'checkpoints.json');
+      const [k1, k2] = keys('x', 2);
+      await writeFile(join(dir, 'checkpoints.dedupe-journal.4'), `${JSON.stringify(['a', k1])}\n["a","${k2!.slice(0, 5)}`);
+      const store = await FileCheckpointStore.open(path);
+      expect(await store.loadDedupe('a')).toEqual([k1]);
+    });
+
+    it('outlives a save that failed', async () => {
+      const dir = await tempDir();
+      const path = join(dir, 'checkpoints.json');
+      const store = await FileCheckpointStore.open(path);
+      await store.journalDedupe('a', keys('j', 1));
+      // The window's file cannot be written where a directory stands.
+      await mkdir(store.dedupePath);
+      await expect(store.saveDedupe(new Map([['a', keys('j', 1)]]))).rejects.toThrow();
+      expect(await journals(dir)).toEqual(['checkpoints.dedupe-journal.0']);
+    });
+  });
 });

@@ -1,3 +1,5 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CheckpointStore, Cursor } from '../../src/checkpoint/store.js';
 import type { AuditEvent } from '../../src/event/event.js';
 import type { Sink, Source, SourceBatch } from '../../src/pipeline/types.js';
@@ -89,6 +91,9 @@ export class SpyingStore implements CheckpointStore {
   saveDedupe(windows: ReadonlyMap<string, readonly string[]>): Promise<void> {
     return this.inner.saveDedupe(windows);
   }
+  journalDedupe(source: string, keys: readonly string[]): Promise<void> {
+    return this.inner.journalDedupe(source, keys);
+  }
   close(): Promise<void> {
     return this.inner.close();
   }
@@ -101,4 +106,21 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Keys of `source` in the dedupe journals a (killed) bridge left in `dir` (src/checkpoint/file-store.ts). */
+export async function journaledDedupeKeys(dir: string, source: string): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for (const name of await readdir(dir)) {
+    if (!name.startsWith('checkpoints.dedupe-journal.')) continue;
+    for (const line of (await readFile(join(dir, name), 'utf8')).split('\n')) {
+      try {
+        const [from, ...batch] = JSON.parse(line) as string[];
+        if (from === source) for (const key of batch) keys.add(key);
+      } catch {
+        // a line cut short by the kill
+      }
+    }
+  }
+  return keys;
 }

@@ -12,6 +12,8 @@ import { CLI, REPO, runCli, startCli, exitOf } from '../../helpers/cli.js';
 import { SAMPLES } from '../../helpers/events.js';
 import { tempDir } from '../../helpers/fs.js';
 import { TestReceiver } from '../../helpers/http-receiver.js';
+import { journaledDedupeKeys } from '../../helpers/pipeline.js';
+import { dedupeKey } from '../../../src/pipeline/dedupe.js';
 import { auditRecords, blobContainer, connectionStringFile, emulator, eventually, HUB, keysOf, onCleanup, startAzurite, type Azurite } from './helpers.js';
 
 const children: ChildProcessWithoutNullStreams[] = [];
@@ -184,6 +186,7 @@ describe('kube-audit-bridge with aks-eventhubs: restarts', () => {
     const deliveredBefore = new Set(received(receiver));
     const committed = (JSON.parse(await readFile(join(dir, 'checkpoints.json'), 'utf8')) as { sources: Record<string, { cursor: { partitions: Record<string, { sequenceNumber: number }> } }> }).sources['aks-stream']!.cursor.partitions;
     const afterCommit = [...deliveredBefore].filter((k) => position.get(k)!.sequenceNumber > (committed[position.get(k)!.partition]?.sequenceNumber ?? -1));
+    const journaled = await journaledDedupeKeys(dir, 'aks-stream');
 
     const second = await startBridge(config);
     await eventually(() => new Set(received(receiver)).size >= RECORDS, 30_000, 'every event');
@@ -198,8 +201,12 @@ describe('kube-audit-bridge with aks-eventhubs: restarts', () => {
     for (const k of keys) counts.set(k, (counts.get(k) ?? 0) + 1);
     const repeated = [...counts].filter(([, n]) => n > 1).map(([k]) => k);
     expect(repeated.every((k) => afterCommit.includes(k))).toBe(true);
+    // ... and of those, only what the journal had not yet recorded when the process died.
+    expect(repeated.filter((k) => journaled.has(dedupeKey({ auditID: k.split('/')[0]!, stage: 'ResponseComplete' })))).toEqual([]);
     expect(duplicates(keys)).toBe(repeated.length);
-    process.stdout.write(`aks-eventhubs SIGKILL: ${repeated.length} of ${RECORDS} events delivered twice; ${afterCommit.length} had been delivered after the last committed checkpoint (${deliveredBefore.size} before the kill)\n`);
+    process.stdout.write(
+      `aks-eventhubs SIGKILL: ${repeated.length} of ${RECORDS} events delivered twice; ${afterCommit.length} had been delivered after the last committed checkpoint, ${journaled.size} keys journaled (${deliveredBefore.size} before the kill)\n`,
+    );
   }, 60_000);
 });
 
