@@ -233,7 +233,7 @@ async function readJournals(path: string): Promise<{ generations: number[]; keys
         continue;
       }
       if (!Array.isArray(entry) || entry.length < 2 || !entry.every((v) => typeof v === 'string')) continue;
-      const [source, ...batch] = entry as string[];
+      const [source, ...batch] = entry;
       const list = keys.get(source!) ?? [];
       for (const key of batch) list.push(key);
       keys.set(source!, list);
