@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { DemoPartFactory } from '../../component/demo.js';
 import { SAMPLES_DIR } from '../../component/samples.js';
-import { formatTimeNs } from '../gke/time.js';
+import { freshGkeEntries } from '../gke/demo.js';
 import { sleepUnlessAborted } from '../webhook/demo.js';
 
 const PROJECT = 'demo-project';
@@ -18,7 +17,7 @@ export const gkePubsubPart: DemoPartFactory = async ({ logger }) => {
   // Loaded here, not at the top: every CLI command imports the demo parts, few need gRPC.
   const { loadLogEntries, startPubsubEmulator } = await import('./emulator/index.js');
   const samples = (await loadLogEntries(`${SAMPLES_DIR}gke/entries.json`)) as Record<string, unknown>[];
-  const emulator = await startPubsubEmulator({ subscription: SUBSCRIPTION, data: fresh(samples, Date.now()) });
+  const emulator = await startPubsubEmulator({ subscription: SUBSCRIPTION, data: freshGkeEntries(samples, Date.now(), PROJECT, CLUSTER) });
   return {
     name: 'gke-pubsub',
     sources: [{ name: 'demo-gke-pubsub', type: 'gke-pubsub', subscription: SUBSCRIPTION, endpoint: emulator.endpoint, insecure: true }],
@@ -26,28 +25,10 @@ export const gkePubsubPart: DemoPartFactory = async ({ logger }) => {
       for (let round = 2; !signal.aborted; round++) {
         await sleepUnlessAborted(REPUBLISH_INTERVAL_MS, signal);
         if (signal.aborted) break;
-        emulator.publish(fresh(samples, Date.now()));
+        emulator.publish(freshGkeEntries(samples, Date.now(), PROJECT, CLUSTER));
         logger.info({ part: 'gke-pubsub', round, entries: samples.length, endpoint: emulator.endpoint }, 'published sample GKE audit entries to the Pub/Sub emulator');
       }
     },
     stop: () => emulator.close(),
   };
 };
-
-/** The samples as new requests at `startMs`: new insertIds, one millisecond apart, in demo-project. */
-function fresh(samples: readonly Record<string, unknown>[], startMs: number): Record<string, unknown>[] {
-  return samples.map((entry, i) => {
-    const id = randomUUID();
-    const ns = BigInt(startMs + i) * 1_000_000n + 123_000n;
-    const resource = entry.resource as { type: string; labels: Record<string, string> };
-    return {
-      ...entry,
-      insertId: id,
-      operation: { ...(entry.operation as object), id },
-      logName: `projects/${PROJECT}/logs/cloudaudit.googleapis.com%2Factivity`,
-      resource: { type: resource.type, labels: { ...resource.labels, cluster_name: CLUSTER, project_id: PROJECT } },
-      timestamp: formatTimeNs(ns),
-      receiveTimestamp: formatTimeNs(ns + 1_000_000_000n),
-    };
-  });
-}

@@ -17,7 +17,7 @@ export const gkePart: DemoPartFactory = async ({ logger }) => {
   // Loaded here, not at the top: every CLI command imports the demo parts, few need gRPC.
   const { GkeEmulator, loadGkeEntries } = await import('./emulator/index.js');
   const samples = (await loadGkeEntries(`${SAMPLES_DIR}gke/entries.json`)) as Record<string, unknown>[];
-  const emulator = await GkeEmulator.start(fresh(samples, Date.now() - 20_000));
+  const emulator = await GkeEmulator.start(freshGkeEntries(samples, Date.now() - 20_000, PROJECT, CLUSTER));
   return {
     name: 'gke',
     sources: [
@@ -37,7 +37,7 @@ export const gkePart: DemoPartFactory = async ({ logger }) => {
       for (let replay = 2; !signal.aborted; replay++) {
         await sleepUnlessAborted(REPLAY_INTERVAL_MS, signal);
         if (signal.aborted) break;
-        emulator.add(fresh(samples, Date.now()));
+        emulator.add(freshGkeEntries(samples, Date.now(), PROJECT, CLUSTER));
         logger.info({ part: 'gke', replay, entries: samples.length, endpoint: emulator.endpoint }, 'added sample GKE audit entries to the Cloud Logging emulator');
       }
     },
@@ -45,8 +45,8 @@ export const gkePart: DemoPartFactory = async ({ logger }) => {
   };
 };
 
-/** The samples as new requests at `startMs`: new insertIds, one millisecond apart, in demo-project. */
-function fresh(samples: readonly Record<string, unknown>[], startMs: number): Record<string, unknown>[] {
+/** The sample entries as new requests at `startMs` of `cluster` in `project`: new insertIds, one millisecond apart. */
+export function freshGkeEntries(samples: readonly Record<string, unknown>[], startMs: number, project: string, cluster: string): Record<string, unknown>[] {
   return samples.map((entry, i) => {
     const id = randomUUID();
     const ns = BigInt(startMs + i) * 1_000_000n + 123_000n;
@@ -55,8 +55,8 @@ function fresh(samples: readonly Record<string, unknown>[], startMs: number): Re
       ...entry,
       insertId: id,
       operation: { ...(entry.operation as object), id },
-      logName: `projects/${PROJECT}/logs/cloudaudit.googleapis.com%2Factivity`,
-      resource: { type: resource.type, labels: { ...resource.labels, cluster_name: CLUSTER, project_id: PROJECT } },
+      logName: `projects/${project}/logs/cloudaudit.googleapis.com%2Factivity`,
+      resource: { type: resource.type, labels: { ...resource.labels, cluster_name: cluster, project_id: project } },
       timestamp: formatTimeNs(ns),
       receiveTimestamp: formatTimeNs(ns + 1_000_000_000n),
     };
