@@ -61,7 +61,7 @@ export const dedupeSuite: Suite = {
       const path = join(dir, 'checkpoints.json');
       const store = await FileCheckpointStore.open(path);
       let started = performance.now();
-      await store.saveDedupe(new Map([['bench', window.snapshot()]]));
+      await store.saveDedupe(new Map([['bench', window.packedSnapshot()]]));
       const saveMs = performance.now() - started;
       const fileMb = statSync(store.dedupePath).size / 1e6;
 

@@ -83,8 +83,8 @@ export class FileCheckpointStore implements CheckpointStore {
     return this.scheduleWrite();
   }
 
-  saveDedupe(windows: ReadonlyMap<string, readonly string[]>): Promise<void> {
-    for (const [source, keys] of windows) this.dedupe.set(source, packDedupeKeys(keys));
+  saveDedupe(windows: ReadonlyMap<string, Uint32Array>): Promise<void> {
+    for (const [source, keys] of windows) this.dedupe.set(source, keys);
     // The windows were taken in this tick, so every key journaled so far is in them: later keys go
     // to a new generation, and this one and those before it can go once the windows are written.
     const retired = this.generation++;

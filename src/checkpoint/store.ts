@@ -7,7 +7,8 @@ export interface CheckpointStore {
   save(source: string, cursor: Cursor): Promise<void>;
   /** The dedupe windows saved beside the cursors, by source. */
   loadDedupe(source: string): Promise<readonly string[]>;
-  saveDedupe(windows: ReadonlyMap<string, readonly string[]>): Promise<void>;
+  /** Each source's window, packed as src/checkpoint/dedupe-keys.ts packs keys (packDedupeKeys). */
+  saveDedupe(windows: ReadonlyMap<string, Uint32Array>): Promise<void>;
   /**
    * Records keys of a batch just delivered, between two saves of the windows, so that a process
    * killed before the next save still knows them after a restart; loadDedupe returns them after

@@ -1,4 +1,4 @@
-import { dedupeKeyText, hashDedupeKey, readDedupeKey } from '../checkpoint/dedupe-keys.js';
+import { dedupeKeyText, hashDedupeKey, readDedupeKey, unpackDedupeKeys } from '../checkpoint/dedupe-keys.js';
 import { STAGES, type AuditEvent } from '../event/event.js';
 
 /** What the dedupe window knows of a batch that claimed keys. */
@@ -132,11 +132,21 @@ export class DedupeWindow {
     this.changed = true;
   }
 
-  /** Keys of delivered batches, oldest first. Clears the dirty flag. */
+  /** Keys of delivered batches, oldest first, as text. Clears the dirty flag. */
   snapshot(): string[] {
+    return unpackDedupeKeys(this.packedSnapshot());
+  }
+
+  /**
+   * Keys of delivered batches, oldest first, packed as src/checkpoint/dedupe-keys.ts packs them (high,
+   * low words; 8 bytes a key, where 500,000 keys as strings would be some 20 MB of heap at every save).
+   * Clears the dirty flag.
+   */
+  packedSnapshot(): Uint32Array {
     this.changed = false;
     this.pruneRuns();
-    const out: string[] = [];
+    const out = new Uint32Array(2 * this.live);
+    let n = 0;
     const { ring, runs } = this;
     const capacity = ring.length / 2;
     let r = 0;
@@ -147,9 +157,10 @@ export class DedupeWindow {
       const seq = this.headSeq + k;
       while (r < runs.length && runs[r]!.end <= seq) r++;
       if (r < runs.length && runs[r]!.first <= seq && runs[r]!.owner.state !== 'delivered') continue;
-      out.push(dedupeKeyText(hi, lo));
+      out[n++] = hi;
+      out[n++] = lo;
     }
-    return out;
+    return out.subarray(0, n);
   }
 
   private seqOf(slot: number): number {

@@ -103,7 +103,7 @@ export class Pipeline {
       const changed = this.runners.filter((r) => force || r.dedupe.dirty);
       if (changed.length === 0) return;
       try {
-        await this.options.checkpoints.saveDedupe(new Map(changed.map((r) => [r.name, r.dedupe.snapshot()])));
+        await this.options.checkpoints.saveDedupe(new Map(changed.map((r) => [r.name, r.dedupe.packedSnapshot()])));
       } catch (err) {
         // Their keys stay in the journal until a later save succeeds (src/checkpoint/file-store.ts).
         for (const r of changed) r.dedupe.markUnsaved();

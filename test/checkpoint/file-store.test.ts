@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonicalDedupeKey } from '../../src/checkpoint/dedupe-keys.js';
+import { canonicalDedupeKey, packDedupeKeys } from '../../src/checkpoint/dedupe-keys.js';
 import { dedupeFileChunks, FileCheckpointStore } from '../../src/checkpoint/file-store.js';
 import { DedupeWindow, dedupeKey } from '../../src/pipeline/dedupe.js';
 import { CheckpointError } from '../../src/checkpoint/store.js';
@@ -15,7 +15,7 @@ describe('FileCheckpointStore', () => {
     const store = await FileCheckpointStore.open(path);
     await store.save('a', { watermark: 10, seen: ['x'] });
     await store.save('b', { offset: 3 });
-    await store.saveDedupe(new Map([['a', ['k1#2', 'k2#2']]]));
+    await store.saveDedupe(new Map([['a', packDedupeKeys(['k1#2', 'k2#2'])]]));
     await store.close();
 
     const again = await FileCheckpointStore.open(path);
@@ -104,7 +104,7 @@ describe('FileCheckpointStore', () => {
       expect(window.admit(dedupeKey({ auditID: ids[1]!, stage: 'ResponseStarted' }), b)).toEqual({ kind: 'delivered' });
       expect(window.admit(dedupeKey({ auditID: ids[1]!, stage: 'ResponseComplete' }), b)).toEqual({ kind: 'new' });
       // Saved again, in the new form, and still the same keys.
-      await store.saveDedupe(new Map([['other', ['x#2']]]));
+      await store.saveDedupe(new Map([['other', packDedupeKeys(['x#2'])]]));
       const file = JSON.parse(await readFile(store.dedupePath, 'utf8')) as { version: number; sources: Record<string, string[]> };
       expect(file).toEqual({ version: 1, sources: { old: [dedupeKey({ auditID: ids[0]!, stage: 'ResponseComplete' }), dedupeKey({ auditID: ids[1]!, stage: 'ResponseStarted' })], other: [canonicalDedupeKey('x#2')] } });
     });
@@ -116,7 +116,7 @@ describe('FileCheckpointStore', () => {
       const snapshot = window.snapshot();
       const store = await FileCheckpointStore.open(path);
       let started = performance.now();
-      await store.saveDedupe(new Map([['big', snapshot], ['small', snapshot.slice(0, 3)]]));
+      await store.saveDedupe(new Map([['big', packDedupeKeys(snapshot)], ['small', packDedupeKeys(snapshot.slice(0, 3))]]));
       const saveMs = performance.now() - started;
       started = performance.now();
       const again = await FileCheckpointStore.open(path);
@@ -138,7 +138,7 @@ describe('FileCheckpointStore', () => {
     it('write one save at a time, the last one winning', async () => {
       const path = join(await tempDir(), 'checkpoints.json');
       const store = await FileCheckpointStore.open(path);
-      const saves = Array.from({ length: 20 }, (_, i) => store.saveDedupe(new Map([['a', Array.from({ length: 1000 + i }, (_, k) => `k${k}#2`)]])));
+      const saves = Array.from({ length: 20 }, (_, i) => store.saveDedupe(new Map([['a', packDedupeKeys(Array.from({ length: 1000 + i }, (_, k) => `k${k}#2`))]])));
       await Promise.all(saves);
       const again = await FileCheckpointStore.open(path);
       expect(await again.loadDedupe('a')).toHaveLength(1019);
@@ -153,7 +153,7 @@ describe('FileCheckpointStore', () => {
       const dir = await tempDir();
       const path = join(dir, 'checkpoints.json');
       const store = await FileCheckpointStore.open(path);
-      await store.saveDedupe(new Map([['a', keys('s', 3)]]));
+      await store.saveDedupe(new Map([['a', packDedupeKeys(keys('s', 3))]]));
       await store.journalDedupe('a', keys('j', 2));
       await store.journalDedupe('b', keys('b', 1));
       await store.journalDedupe('a', keys('k', 2));
@@ -169,7 +169,7 @@ describe('FileCheckpointStore', () => {
       const store = await FileCheckpointStore.open(path);
       await store.journalDedupe('a', keys('j', 2));
       expect(await journals(dir)).toEqual(['checkpoints.dedupe-journal.0']);
-      const saving = store.saveDedupe(new Map([['a', keys('j', 2)]]));
+      const saving = store.saveDedupe(new Map([['a', packDedupeKeys(keys('j', 2))]]));
       // Delivered after the window was taken: not in this save, so it must outlive it.
       await store.journalDedupe('a', keys('late', 1));
       await saving;
@@ -179,7 +179,7 @@ describe('FileCheckpointStore', () => {
       // A reopened store writes after the generations it found, and its first save drops them.
       await again.journalDedupe('a', keys('next', 1));
       expect(await journals(dir)).toEqual(['checkpoints.dedupe-journal.1', 'checkpoints.dedupe-journal.2']);
-      await again.saveDedupe(new Map([['a', await again.loadDedupe('a')]]));
+      await again.saveDedupe(new Map([['a', packDedupeKeys(await again.loadDedupe('a'))]]));
       expect(await journals(dir)).toEqual([]);
     });
 
@@ -199,7 +199,7 @@ describe('FileCheckpointStore', () => {
       await store.journalDedupe('a', keys('j', 1));
       // The window's file cannot be written where a directory stands.
       await mkdir(store.dedupePath);
-      await expect(store.saveDedupe(new Map([['a', keys('j', 1)]]))).rejects.toThrow();
+      await expect(store.saveDedupe(new Map([['a', packDedupeKeys(keys('j', 1))]]))).rejects.toThrow();
       expect(await journals(dir)).toEqual(['checkpoints.dedupe-journal.0']);
     });
   });

@@ -88,7 +88,7 @@ export class SpyingStore implements CheckpointStore {
   loadDedupe(source: string): Promise<readonly string[]> {
     return this.inner.loadDedupe(source);
   }
-  saveDedupe(windows: ReadonlyMap<string, readonly string[]>): Promise<void> {
+  saveDedupe(windows: ReadonlyMap<string, Uint32Array>): Promise<void> {
     return this.inner.saveDedupe(windows);
   }
   journalDedupe(source: string, keys: readonly string[]): Promise<void> {
