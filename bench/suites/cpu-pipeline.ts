@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { deserialize, serialize } from 'node:v8';
 import { BODY_FORMATS, buildBody, encodeEvent } from '../../src/sinks/webhook/format.js';
 import { normalizeEksRecord } from '../../src/sources/eks/normalize.js';
 import { isReject, type AuditEvent } from '../../src/event/event.js';
@@ -9,7 +10,7 @@ import { alertToJSON, buildAlert } from '../../src/rules/alert.js';
 import { enableRules, RuleEngine } from '../../src/rules/engine.js';
 import { loadRuleFiles } from '../../src/rules/load.js';
 import { withBaseline, type Figure, type Suite } from '../harness.js';
-import { CEILING_LABEL, measureSet, ROOT, workload } from '../workload.js';
+import { CEILING_LABEL, eventText, measureSet, ROOT, workload } from '../workload.js';
 
 /** One stage of the CPU pipeline over a chunk of events; returns the events that flow on. */
 type Stage = (events: AuditEvent[]) => AuditEvent[];
@@ -115,6 +116,30 @@ export const cpuPipelineSuite: Suite = {
         ),
       );
     }
+    figures.push(...handOff(w.templates, w.cpuSetSize, w.ceiling.eventsPerSecond));
     return figures;
   },
 };
+
+/**
+ * What moving an event between threads costs (structured clone is V8's serializer): the sending and
+ * the receiving thread's share, per event, for the question whether a worker pool would pay.
+ */
+function handOff(templates: Parameters<typeof eventText>[0], count: number, ceiling: number): Figure[] {
+  let serializeMs = 0;
+  let deserializeMs = 0;
+  for (let first = 0; first < count; first += 2000) {
+    const events: unknown[] = [];
+    for (let i = first; i < Math.min(count, first + 2000); i++) events.push(JSON.parse(eventText(templates, i)));
+    let start = performance.now();
+    const buffers = events.map((e) => serialize(e));
+    serializeMs += performance.now() - start;
+    start = performance.now();
+    for (const b of buffers) deserialize(b);
+    deserializeMs += performance.now() - start;
+  }
+  return [
+    withBaseline({ key: 'cpu_pipeline.handoff.serialize.events_per_s', label: '  hand-off between threads: v8.serialize (sender)', value: (count * 1000) / serializeMs, unit: 'events/s' }, CEILING_LABEL, ceiling),
+    withBaseline({ key: 'cpu_pipeline.handoff.deserialize.events_per_s', label: '  hand-off between threads: v8.deserialize (receiver)', value: (count * 1000) / deserializeMs, unit: 'events/s' }, CEILING_LABEL, ceiling),
+  ];
+}
