@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TransientDeliveryError } from '../../../src/pipeline/types.js';
 import type { RunningPubsubEmulator } from '../../../src/sources/gke-pubsub/emulator/index.js';
 import { VirtualClock } from '../../helpers/clock.js';
-import { RecordingSink } from '../../helpers/pipeline.js';
+import { eventually, RecordingSink } from '../../helpers/pipeline.js';
 import { counts, entries, pubsubConfig, readJsonLines, Resources, sleep, startPipeline, waitFor, type Harness } from './helpers.js';
 
 const res = new Resources();
@@ -272,7 +272,11 @@ describe('gke-pubsub source: run --once, errors and health', () => {
     const emulator = await res.emulator({ data: entries(3) });
     const missing = 'projects/test-project/subscriptions/no-such-sub';
     const h = await start(pubsubConfig(emulator.endpoint, { subscription: missing }), [new RecordingSink()], { lastingRetryMs: 500 });
+    const lastingCount = async (): Promise<number> =>
+      (await h.metrics.registry.getSingleMetric('kube_audit_bridge_source_lasting_errors_total')!.get()).values.find((v) => v.labels.reason === 'not_found')?.value ?? 0;
     await waitFor('two attempts', () => (emulator.stats().calls.StreamingPull ?? 0) >= 2, 10_000);
+    // The second answer reaches the emulator's count before the client reports it: wait for both.
+    await eventually(async () => (await lastingCount()) >= 2, 10_000, 'two lasting errors counted');
     const problems = h.health.readiness().problems;
     expect(problems).toEqual([expect.stringMatching(/^source ps: Pub\/Sub StreamingPull answered NOT_FOUND: .*no-such-sub.*Likely fix: check subscription projects\/test-project\/subscriptions\/no-such-sub/)]);
     const failing = await h.metrics.registry.getSingleMetric('kube_audit_bridge_source_failing')!.get();
@@ -284,7 +288,7 @@ describe('gke-pubsub source: run --once, errors and health', () => {
     // Stopped, so the counts hold still: each attempt counted once, though the client reports it
     // twice (a debug message and an error); the last may have been cut short by the stop.
     const attempts = emulator.stats().calls.StreamingPull!;
-    const lasting = (await h.metrics.registry.getSingleMetric('kube_audit_bridge_source_lasting_errors_total')!.get()).values.find((v) => v.labels.reason === 'not_found')!.value;
+    const lasting = await lastingCount();
     const errors = (await h.metrics.registry.getSingleMetric('kube_audit_bridge_api_errors_total')!.get()).values.find((v) => v.labels.code === 'NOT_FOUND')!.value;
     expect(errors).toBe(lasting);
     expect(lasting).toBeGreaterThanOrEqual(Math.max(2, attempts - 1));
