@@ -89,6 +89,8 @@ export function onceSourceContext(quotas: QuotaRegistry = new QuotaRegistry(syst
 export interface BenchContext {
   quick: boolean;
   log(message: string): void;
+  /** Node options for the bridge processes of the end-to-end suite (`--bridge-cpu-prof DIR`). */
+  bridgeNodeArgs: readonly string[];
 }
 
 export interface Suite {

@@ -30,6 +30,9 @@ const LEGACY_SUITES: Record<string, string> = {
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.flatMap((a, i) => (a === '--only' && args[i + 1] ? [args[i + 1]!] : []));
+// A CPU profile of each bridge process the end-to-end suite starts, written to DIR at its exit.
+const profileDir = args.flatMap((a, i) => (a === '--bridge-cpu-prof' && args[i + 1] ? [args[i + 1]!] : []))[0];
+const bridgeNodeArgs = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
 const selected = suites.filter((s) => only.length === 0 || only.includes(s.name));
 if (selected.length === 0) {
   process.stderr.write(`no benchmark suite selected; available: ${suites.map((s) => s.name).join(', ') || 'none yet'}\n`);
@@ -42,7 +45,7 @@ const figures: Figure[] = [];
 const suiteOf = new Map<Figure, string>();
 for (const suite of selected) {
   process.stdout.write(`# ${suite.name}: ${suite.description}\n`);
-  const result = await suite.run({ quick, log: (m) => process.stderr.write(`  ${m}\n`) });
+  const result = await suite.run({ quick, log: (m) => process.stderr.write(`  ${m}\n`), bridgeNodeArgs });
   for (const f of result) {
     process.stdout.write(`${formatFigure(f)}\n`);
     suiteOf.set(f, suite.name);
@@ -68,5 +71,10 @@ for (const [key, entry] of Object.entries(previous.figures ?? {})) {
 }
 const at = new Date().toISOString();
 for (const f of figures) byKey[f.key] = { ...f, suite: suiteOf.get(f)!, machine, quick, at };
-writeFileSync(resultsFile, `${JSON.stringify({ machine, at, figures: Object.fromEntries(Object.entries(byKey).sort(([a], [b]) => a.localeCompare(b))) }, null, 2)}\n`);
-process.stdout.write(`figures written to ${resultsFile}\n`);
+if (profileDir !== undefined) {
+  // The profiler slows the bridge: such figures are not the bridge's own.
+  process.stdout.write(`bridge CPU profiles in ${profileDir}; figures not written to ${resultsFile}\n`);
+} else {
+  writeFileSync(resultsFile, `${JSON.stringify({ machine, at, figures: Object.fromEntries(Object.entries(byKey).sort(([a], [b]) => a.localeCompare(b))) }, null, 2)}\n`);
+  process.stdout.write(`figures written to ${resultsFile}\n`);
+}

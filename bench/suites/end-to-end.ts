@@ -85,7 +85,7 @@ export const endToEndSuite: Suite = {
       const provider = await factory(count, Date.now() - 3_600_000, w.templates);
       const receiver = await new BenchReceiver().start();
       try {
-        const drain = await drainBacklog(provider, count, receiver, (m) => ctx.log(m));
+        const drain = await drainBacklog(provider, count, receiver, (m) => ctx.log(m), ctx.bridgeNodeArgs);
         ctx.log(`${name}: ${count} events in ${drain.seconds.toFixed(1)} s from the bridge ready, ${(receiver.bytes / 1e6).toFixed(0)} MB received, bridge peak RSS ${drain.peakRssMb.toFixed(0)} MB, bridge CPU ${((100 * drain.bridgeCpuSeconds) / drain.seconds).toFixed(0)}% of a core, emulator and receiver ${((100 * drain.benchCpuSeconds) / drain.seconds).toFixed(0)}%`);
         figures.push(
           perSecondFigure(
