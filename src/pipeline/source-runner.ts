@@ -210,12 +210,16 @@ export class SourceRunner {
     const state: InFlight = { seq, state: 'pending', settled, markSettled };
 
     const fresh: AuditEvent[] = [];
+    const freshKeys: string[] = [];
     const waitFor = new Set<BatchState>();
     let duplicates = 0;
     for (const event of batch.events) {
-      const admission = this.dedupe.admit(dedupeKey(event), state);
-      if (admission.kind === 'new') fresh.push(event);
-      else {
+      const key = dedupeKey(event);
+      const admission = this.dedupe.admit(key, state);
+      if (admission.kind === 'new') {
+        fresh.push(event);
+        freshKeys.push(key);
+      } else {
         duplicates++;
         if (admission.kind === 'in-flight' && admission.owner !== state) waitFor.add(admission.owner);
       }
@@ -244,9 +248,9 @@ export class SourceRunner {
         if (other.state !== 'delivered') throw new Error('a batch carrying the same events was not delivered');
       }
       state.state = 'delivered';
-      if (fresh.length > 0) {
+      if (freshKeys.length > 0) {
         this.dedupe.markDelivered();
-        await this.journal(fresh);
+        await this.journal(freshKeys);
       }
       this.noteDelivered(events);
       batch.settle?.({ delivered: true });
@@ -270,9 +274,9 @@ export class SourceRunner {
    * after that (SIGKILL, OOM) then drops the batch's redelivery as a duplicate instead of sending it
    * again. A failed write costs only that protection, so it is logged and the batch goes on.
    */
-  private async journal(fresh: readonly AuditEvent[]): Promise<void> {
+  private async journal(keys: readonly string[]): Promise<void> {
     try {
-      await this.deps.checkpoints.journalDedupe(this.name, fresh.map(dedupeKey));
+      await this.deps.checkpoints.journalDedupe(this.name, keys);
     } catch (err) {
       this.log.error('dedupe-journal', { source: this.name, error: (err as Error).message }, 'journaling delivered keys failed; a crash before the next save may repeat them');
     }
