@@ -4,42 +4,28 @@
 // alone. A write resolves only when every output has the alerts of its events or refused them, so
 // a batch's checkpoint commits only after its alerts are delivered.
 import { hostname as osHostname } from 'node:os';
-import type { Writable } from 'node:stream';
 import type { RulesSinkConfig } from './config.js';
+import type { SinkContext } from '../../component/sink.js';
 import type { AuditEvent } from '../../event/event.js';
-import type { DeadLetter } from '../../pipeline/dead-letter.js';
 import { deliver, type DeliveryContext, type DeliveryTarget } from '../../pipeline/deliver.js';
-import type { Health } from '../../pipeline/health.js';
-import type { AlertReporter } from '../../pipeline/status.js';
 import type { Sink } from '../../pipeline/types.js';
 import { buildAlert, type Alert } from '../../rules/alert.js';
 import { enableRules, RuleEngine } from '../../rules/engine.js';
 import { loadRuleFiles } from '../../rules/load.js';
 import { atLeast } from '../../rules/priority.js';
 import { formatProblem } from '../../rules/rule.js';
-import type { Logger } from '../../telemetry/logger.js';
-import type { Metrics } from '../../telemetry/metrics.js';
-import type { Clock } from '../../util/clock.js';
 import { LogThrottle } from '../../telemetry/log-throttle.js';
 import { Semaphore } from '../../util/semaphore.js';
 import { createAlertOutputs, type AlertOutput } from './outputs.js';
 
-export interface RulesSinkContext {
-  logger: Logger;
-  metrics: Metrics;
-  clock: Clock;
-  health: Health;
-  /** Where alerts an output refuses for good are kept. */
-  deadLetter: DeadLetter;
-  stdout?: Writable | undefined;
+/** What every sink gets (src/component/sink.ts), and what only this one takes. */
+export interface RulesSinkContext extends SinkContext {
   /** Alerts' hostname; default the machine's (the pod name under Kubernetes). */
   hostname?: string | undefined;
   /** Relative rule paths resolve here; default the working directory. */
   cwd?: string | undefined;
   /** The engine the config check already compiled from these rule files. */
   engine?: RuleEngine | undefined;
-  /** Told the rule and priority of each alert raised, for the status page (src/pipeline/status.ts). */
-  status?: AlertReporter | undefined;
 }
 
 /** Rule files that cannot be loaded, or an `enable` that names nothing: every problem, one per line. */
