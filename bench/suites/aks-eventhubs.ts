@@ -7,6 +7,7 @@ import { writeBridgeConfig } from '../bridge-config.js';
 import { perSecondFigure, percentileFigure, type Figure, type Suite } from '../harness.js';
 import { BenchReceiver, percentile, waitFor } from '../receiver.js';
 import { auditId, CEILING_LABEL, eventText, workload, type WorkloadTemplate } from '../workload.js';
+import { timeDrain } from './end-to-end.js';
 
 const HUB = 'insights-logs-kube-audit';
 const PARTITIONS = 4;
@@ -36,10 +37,11 @@ function bridge(emulator: EventHubsEmulator, receiver: BenchReceiver, dirs: stri
   dirs.push(secrets);
   const connectionStringFile = join(secrets, 'connection-string');
   writeFileSync(connectionStringFile, emulator.connectionString, { mode: 0o600 });
-  const { file, dir } = writeBridgeConfig([{ name: 'bench', type: 'aks-eventhubs', eventHub: HUB, connectionStringFile, startPosition: 'earliest' }], receiver.url);
+  // Info level, for the line that says the server listens (the drain is timed from it).
+  const { file, dir } = writeBridgeConfig([{ name: 'bench', type: 'aks-eventhubs', eventHub: HUB, connectionStringFile, startPosition: 'earliest' }], receiver.url, { log: { level: 'info' } });
   dirs.push(dir);
   const process = BridgeProcess.start(file);
-  // At log level warn the bridge never says it listens; its exit must not be an unhandled rejection.
+  // Its exit must not be an unhandled rejection of a port() nobody waits for yet.
   process.port().catch(() => undefined);
   return process;
 }
@@ -70,29 +72,9 @@ async function throughput(templates: readonly WorkloadTemplate[], count: number,
   try {
     append(emulator, templates, 0, count);
     const process = bridge(emulator, receiver, dirs);
-    let first = 0;
-    let cpuAtFirst = 0;
-    let lastLog = Date.now();
     try {
-      await waitFor(
-        () => receiver.events >= count,
-        30 * 60_000,
-        () => {
-          if (first === 0 && receiver.events > 0) {
-            first = Date.now();
-            cpuAtFirst = process.cpuSeconds();
-          }
-          if (Date.now() - lastLog > 10_000) {
-            lastLog = Date.now();
-            log(`aks-eventhubs: ${receiver.events.toLocaleString('en-US')} of ${count.toLocaleString('en-US')} events delivered, bridge RSS ${process.rssMb().toFixed(0)} MB`);
-          }
-        },
-        100,
-      );
-      // The rate runs from the first event received to the last: process start and SDK loading are not in it.
-      const seconds = (Date.now() - first) / 1000;
-      const cpu = (process.cpuSeconds() - cpuAtFirst) / Math.max(seconds, 0.001);
-      const peak = process.peakRssMb();
+      const { seconds, bridgeCpuSeconds, peakRssMb: peak } = await timeDrain(process, receiver, count, 'aks-eventhubs', log);
+      const cpu = bridgeCpuSeconds / seconds;
       const stats = emulator.stats();
       log(
         `aks-eventhubs: ${count} events (${stats.messages} messages of ${RECORDS_PER_MESSAGE} records, ${PARTITIONS} partitions) in ${seconds.toFixed(1)} s, ` +

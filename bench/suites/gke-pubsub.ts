@@ -6,6 +6,7 @@ import { jsonCeiling, percentileFigure, perSecondFigure, type Figure, type Suite
 import { gkeEntries } from '../providers.js';
 import { BenchReceiver, percentile, waitFor } from '../receiver.js';
 import { CEILING_LABEL, workload } from '../workload.js';
+import { timeDrain } from './end-to-end.js';
 
 const SUBSCRIPTION = 'projects/bench/subscriptions/kube-audit';
 
@@ -63,25 +64,8 @@ async function throughput(count: number, ceiling: number, log: (m: string) => vo
     const texts = emulator.snapshot().slice(0, 5000).map((m) => m.data.toString('utf8'));
     const own = await jsonCeiling(texts, 1000);
     const bridge = started(file);
-    let lastLog = Date.now();
     try {
-      await bridge.port();
-      const begun = performance.now();
-      const cpuAtStart = bridge.cpuSeconds();
-      await waitFor(
-        () => receiver.events >= count,
-        30 * 60_000,
-        () => {
-          if (Date.now() - lastLog > 10_000) {
-            lastLog = Date.now();
-            log(`gke-pubsub: ${receiver.events.toLocaleString('en-US')} of ${count.toLocaleString('en-US')} events delivered, bridge RSS ${bridge.rssMb().toFixed(0)} MB`);
-          }
-        },
-        20,
-      );
-      const seconds = (performance.now() - begun) / 1000;
-      const cpuSeconds = bridge.cpuSeconds() - cpuAtStart;
-      const peak = bridge.peakRssMb();
+      const { seconds, bridgeCpuSeconds: cpuSeconds, peakRssMb: peak } = await timeDrain(bridge, receiver, count, 'gke-pubsub', log);
       await waitFor(() => emulator.stats().acked >= count, 60_000);
       const stats = emulator.stats();
       log(`gke-pubsub: ${count} events in ${seconds.toFixed(1)} s from the bridge ready, bridge CPU ${((100 * cpuSeconds) / seconds).toFixed(0)}% of a core, peak RSS ${peak.toFixed(0)} MB; emulator: ${stats.delivered} deliveries, ${stats.redelivered} redelivered, ${stats.acked} acked`);
