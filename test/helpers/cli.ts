@@ -88,3 +88,16 @@ export function exitOf(child: ChildProcessWithoutNullStreams): Promise<number | 
     else child.once('exit', (code) => resolve(code));
   });
 }
+
+/** The stderr lines that are not JSON logs: what a person reads. */
+export function plainLines(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => {
+    if (line.trim() === '') return false;
+    try {
+      JSON.parse(line);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}

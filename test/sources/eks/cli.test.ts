@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateEvent, type AuditEvent } from '../../../src/event/event.js';
-import { CLI, REPO, runCli, spawnNode } from '../../helpers/cli.js';
+import { CLI, plainLines, REPO, runCli, spawnNode } from '../../helpers/cli.js';
 import { readJsonLines, testdata } from '../../helpers/events.js';
 import { sampleRecords } from './helpers.js';
 import { tempDir } from '../../helpers/fs.js';
@@ -152,15 +152,3 @@ server: { host: 127.0.0.1, port: 0 }
   });
 });
 
-/** The stderr lines that are not JSON logs: what a person reads. */
-function plainLines(stderr: string): string[] {
-  return stderr.split('\n').filter((line) => {
-    if (line.trim() === '') return false;
-    try {
-      JSON.parse(line);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-}

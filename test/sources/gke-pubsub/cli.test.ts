@@ -5,19 +5,16 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runDemo } from '../../../src/demo/demo.js';
-import { validateEvent, type AuditEvent } from '../../../src/event/event.js';
-import { stdoutPart } from '../../../src/sinks/stdout/demo.js';
+import { validateEvent } from '../../../src/event/event.js';
 import { gkePubsubPart } from '../../../src/sources/gke-pubsub/demo.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
 import { dedupeKey } from '../../../src/pipeline/dedupe.js';
 import type { RunningPubsubEmulator } from '../../../src/sources/gke-pubsub/emulator/index.js';
 import { CLI, exitOf, REPO, runCli, startCli } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/fs.js';
 import { TestReceiver } from '../../helpers/http-receiver.js';
-import { eventually, journaledDedupeKeys } from '../../helpers/pipeline.js';
+import { demoEvents } from '../../helpers/demo.js';
+import { journaledDedupeKeys } from '../../helpers/pipeline.js';
 import { entries, readJsonLines, Resources, sampleEntries, sleep, SUBSCRIPTION, waitFor } from './helpers.js';
 
 const res = new Resources();
@@ -217,19 +214,7 @@ describe('run with a gke-pubsub source (CLI)', () => {
 
 describe('demo part gke-pubsub', () => {
   it('streams the 24 GKE samples from the Pub/Sub emulator as events of cluster demo-gke-pubsub', async () => {
-    const out = new PassThrough();
-    let text = '';
-    out.on('data', (d: Buffer) => (text += d.toString()));
-    const stop = new AbortController();
-    const demo = runDemo({ logger: silentLogger(), parts: [gkePubsubPart, stdoutPart], signal: stop.signal, stdout: out });
-    const events = (): AuditEvent[] => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
-    try {
-      await eventually(() => events().length >= 24, 20_000, 'the GKE samples on stdout');
-    } finally {
-      stop.abort();
-      await demo;
-    }
-    const got = events();
+    const got = await demoEvents(gkePubsubPart, 24, 'the GKE samples on stdout');
     expect(got.every((e) => validateEvent(e).length === 0 && e.annotations?.cluster_name === 'demo-gke-pubsub' && e.annotations.project_id === 'demo-project')).toBe(true);
     expect(new Set(got.map((e) => e.auditID)).size).toBe(got.length);
   });

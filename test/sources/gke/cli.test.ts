@@ -3,14 +3,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PassThrough } from 'node:stream';
-import { runDemo } from '../../../src/demo/demo.js';
 import { gkePart } from '../../../src/sources/gke/demo.js';
-import { stdoutPart } from '../../../src/sinks/stdout/demo.js';
-import { validateEvent, type AuditEvent } from '../../../src/event/event.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
-import { eventually } from '../../helpers/pipeline.js';
-import { CLI, REPO, runCli, spawnNode } from '../../helpers/cli.js';
+import { validateEvent } from '../../../src/event/event.js';
+import { CLI, plainLines, REPO, runCli, spawnNode } from '../../helpers/cli.js';
+import { demoEvents } from '../../helpers/demo.js';
 import { tempDir } from '../../helpers/fs.js';
 
 const ENTRIES = join(REPO, 'src/sources/gke/testdata/entries.json');
@@ -146,18 +142,6 @@ describe('run --once on an error retrying cannot fix', () => {
   });
 });
 
-/** The stderr lines that are not JSON logs: what a person reads. */
-function plainLines(stderr: string): string[] {
-  return stderr.split('\n').filter((line) => {
-    if (line.trim() === '') return false;
-    try {
-      JSON.parse(line);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-}
 
 describe('emulator gke input errors', () => {
   it('exits 2 with a message on an unknown fault or a missing data file', async () => {
@@ -172,19 +156,7 @@ describe('emulator gke input errors', () => {
 
 describe('demo part gke', () => {
   it('polls the emulator through the SDK and prints the 24 GKE samples as events of cluster demo-gke', async () => {
-    const out = new PassThrough();
-    let text = '';
-    out.on('data', (d: Buffer) => (text += d.toString()));
-    const stop = new AbortController();
-    const demo = runDemo({ logger: silentLogger(), parts: [gkePart, stdoutPart], signal: stop.signal, stdout: out });
-    const events = (): AuditEvent[] => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
-    try {
-      await eventually(() => events().length >= 24, 20_000, 'the GKE samples on stdout');
-    } finally {
-      stop.abort();
-      await demo;
-    }
-    const got = events();
+    const got = await demoEvents(gkePart, 24, 'the GKE samples on stdout');
     expect(got.every((e) => validateEvent(e).length === 0 && e.annotations?.cluster_name === 'demo-gke' && e.annotations.project_id === 'demo-project')).toBe(true);
     expect(new Set(got.map((e) => e.auditID)).size).toBe(got.length);
     expect(got.some((e) => e.objectRef?.subresource === 'exec' && e.responseStatus?.code === 101)).toBe(true);
