@@ -91,6 +91,8 @@ export interface BenchContext {
   log(message: string): void;
   /** Node options for the bridge processes of the end-to-end suite (`--bridge-cpu-prof DIR`). */
   bridgeNodeArgs: readonly string[];
+  /** --provider NAME: the end-to-end suite runs these providers only (empty: all). */
+  providers: readonly string[];
 }
 
 export interface Suite {

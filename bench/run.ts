@@ -33,6 +33,8 @@ const only = args.flatMap((a, i) => (a === '--only' && args[i + 1] ? [args[i + 1
 // A CPU profile of each bridge process the end-to-end suite starts, written to DIR at its exit.
 const profileDir = args.flatMap((a, i) => (a === '--bridge-cpu-prof' && args[i + 1] ? [args[i + 1]!] : []))[0];
 const bridgeNodeArgs = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+// The end-to-end suite for these providers only (gke, eks, aks).
+const providers = args.flatMap((a, i) => (a === '--provider' && args[i + 1] ? [args[i + 1]!] : []));
 const selected = suites.filter((s) => only.length === 0 || only.includes(s.name));
 if (selected.length === 0) {
   process.stderr.write(`no benchmark suite selected; available: ${suites.map((s) => s.name).join(', ') || 'none yet'}\n`);
@@ -45,7 +47,7 @@ const figures: Figure[] = [];
 const suiteOf = new Map<Figure, string>();
 for (const suite of selected) {
   process.stdout.write(`# ${suite.name}: ${suite.description}\n`);
-  const result = await suite.run({ quick, log: (m) => process.stderr.write(`  ${m}\n`), bridgeNodeArgs });
+  const result = await suite.run({ quick, log: (m) => process.stderr.write(`  ${m}\n`), bridgeNodeArgs, providers });
   for (const f of result) {
     process.stdout.write(`${formatFigure(f)}\n`);
     suiteOf.set(f, suite.name);

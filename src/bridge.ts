@@ -8,14 +8,48 @@ import { ConfigError } from './config/errors.js';
 import { Health } from './pipeline/health.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { ReportingHealth, StatusBoard } from './pipeline/status.js';
-import { deadLetterScrubber, processStage, scrubberFactory } from './process/stages.js';
+import { deadLetterScrubber, processStage, scrubberFactory, type CompiledProcessing } from './process/stages.js';
 import type { Source } from './pipeline/types.js';
+import { InThreadPreparer, PooledPreparer, prepareWorkerScript, type PrepareJob, type ProcessedText, type RecordPreparer } from './pipeline/prepare.js';
+import type { PrepareWorkerData } from './pipeline/prepare-worker.js';
+import { WorkerPool } from './pipeline/worker-pool.js';
+import { usableCpus } from './util/cpus.js';
 import { QuotaRegistry } from './util/token-bucket.js';
 import { sinkComponent, sourceComponent } from './registry.js';
 import { BridgeServer, type AuditReceiver } from './server/http-server.js';
 import type { Logger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { systemClock, type Clock } from './util/clock.js';
+
+/**
+ * pipeline.workers as a count. `auto`: one per CPU the process may use, at most 4 (each worker
+ * costs memory, and the main thread keeps the SDKs and the sinks busy beside them); none on one
+ * CPU, where a worker only adds the hand-off.
+ */
+export function workerCount(setting: number | 'auto', cpus = usableCpus()): number {
+  if (setting !== 'auto') return setting;
+  return cpus < 2 ? 0 : Math.min(4, cpus);
+}
+
+/**
+ * How deferred records become events: in a pool of worker threads, asked for the encodings the
+ * sinks need (scrubbed, plain or both), or on the main thread when there are no workers.
+ */
+function recordPreparer(workers: number, config: Config, processing: CompiledProcessing, sinks: readonly { prepare?: unknown }[], logger: Logger): RecordPreparer {
+  if (workers === 0) return new InThreadPreparer();
+  const workerData: PrepareWorkerData = {
+    process: config.process,
+    variants: { scrubbed: sinks.some((s) => s.prepare !== undefined), plain: sinks.some((s) => s.prepare === undefined) },
+  };
+  const log = logger.child({ component: 'workers' });
+  const pool = new WorkerPool<PrepareJob, ProcessedText>({
+    script: prepareWorkerScript(),
+    size: workers,
+    workerData,
+    onWorkerExit: (reason) => log.error({ reason }, 'a worker thread ended; a new one takes its place'),
+  });
+  return new PooledPreparer(pool, { processing, variants: workerData.variants }, log);
+}
 
 export interface BridgeOptions {
   logger: Logger;
@@ -73,6 +107,7 @@ export class Bridge {
     const { processing, prepared } = checked.compiled;
     const scrubberFor = scrubberFactory(processing, metrics);
 
+    const workers = workerCount(config.pipeline.workers);
     const quotas = options.quotas ?? new QuotaRegistry(clock);
     const sources: Source[] = [];
     const receivers: AuditReceiver[] = [];
@@ -92,6 +127,7 @@ export class Bridge {
         once,
         mtls: config.server.tls?.clientCaFile !== undefined,
         maxInFlightBatches: config.pipeline.maxInFlightBatches,
+        deferNormalization: workers > 0,
       });
       sources.push(created.source);
       if (created.receiver) receivers.push(created.receiver);
@@ -109,8 +145,10 @@ export class Bridge {
       return { prepare: scrubberFor(sinkConfig), sink: sinkComponent(sinkConfig.type).create(sinkConfig, context, prepared.get(sinkConfig.name)) };
     });
 
+    const preparer = recordPreparer(workers, config, processing, sinks, logger);
     const pipeline = new Pipeline({
       sources,
+      preparer,
       process: processStage(processing, metrics),
       sinks,
       checkpoints,

@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { workerCount } from '../../src/bridge.js';
 import { BridgeProcess } from '../child.js';
 import { writeBridgeConfig } from '../bridge-config.js';
 import { perSecondFigure, type Figure, type Suite } from '../harness.js';
@@ -32,9 +33,10 @@ export async function drainBacklog(
   receiver: BenchReceiver,
   log: (m: string) => void,
   nodeArgs: readonly string[] = [],
+  workers: number | 'auto' = 'auto',
 ): Promise<Drain> {
   // Info level, for the line that says the server listens; the bridge logs nothing per batch at it.
-  const { file, dir } = writeBridgeConfig([provider.source], receiver.url, { log: { level: 'info' } });
+  const { file, dir } = writeBridgeConfig([provider.source], receiver.url, { log: { level: 'info' }, pipeline: { workers } });
   const bridge = BridgeProcess.start(file, provider.env, nodeArgs);
   try {
     return await timeDrain(bridge, receiver, count, provider.provider, log);
@@ -88,26 +90,36 @@ export const endToEndSuite: Suite = {
     const w = await workload(ctx.quick);
     const count = ctx.quick ? 4000 : 100_000;
     const figures: Figure[] = [];
-    for (const [name, factory] of Object.entries(PROVIDERS)) {
-      const provider = await factory(count, Date.now() - 3_600_000, w.templates);
-      const receiver = await new BenchReceiver().start();
-      try {
-        const drain = await drainBacklog(provider, count, receiver, (m) => ctx.log(m), ctx.bridgeNodeArgs);
-        ctx.log(`${name}: ${count} events in ${drain.seconds.toFixed(1)} s from the bridge ready, ${(receiver.bytes / 1e6).toFixed(0)} MB received, bridge peak RSS ${drain.peakRssMb.toFixed(0)} MB, bridge CPU ${((100 * drain.bridgeCpuSeconds) / drain.seconds).toFixed(0)}% of a core, emulator and receiver ${((100 * drain.benchCpuSeconds) / drain.seconds).toFixed(0)}%`);
-        figures.push(
-          perSecondFigure(
-            { key: `end_to_end.${name}.events_per_s`, label: `end to end, ${name}: emulator → SDK → bridge → webhook`, unit: 'events/s' },
-            drain.events,
-            drain.seconds,
-            { label: CEILING_LABEL, value: w.ceiling.eventsPerSecond },
-          ),
-          perSecondFigure({ key: `end_to_end.${name}.bridge_cpu_share`, label: `  bridge process CPU (1 = one core busy)`, unit: 'cores' }, drain.bridgeCpuSeconds, drain.seconds),
-          // The emulator shares the two cores with the bridge: what is left of them bounds the bridge.
-          perSecondFigure({ key: `end_to_end.${name}.emulator_cpu_share`, label: `  emulator and receiver CPU (the bench process)`, unit: 'cores' }, drain.benchCpuSeconds, drain.seconds),
-        );
-      } finally {
-        await receiver.stop();
-        await provider.stop();
+    const providers = Object.entries(PROVIDERS).filter(([name]) => ctx.providers.length === 0 || ctx.providers.includes(name));
+    // Each provider twice in the same run: everything on the main thread, then with the worker threads pipeline.workers: auto starts.
+    const modes: { workers: number | 'auto'; tag: string; label: string }[] = [
+      { workers: 0, tag: 'workers_0', label: 'no worker threads' },
+      { workers: 'auto', tag: 'workers_auto', label: `workers auto (${workerCount('auto')} here)` },
+    ];
+    for (const [name, factory] of providers) {
+      for (const mode of modes) {
+        const provider = await factory(count, Date.now() - 3_600_000, w.templates);
+        const receiver = await new BenchReceiver().start();
+        try {
+          const drain = await drainBacklog(provider, count, receiver, (m) => ctx.log(m), ctx.bridgeNodeArgs, mode.workers);
+          ctx.log(`${name}, ${mode.label}: ${count} events in ${drain.seconds.toFixed(1)} s from the bridge ready, ${(receiver.bytes / 1e6).toFixed(0)} MB received, bridge peak RSS ${drain.peakRssMb.toFixed(0)} MB, bridge CPU ${((100 * drain.bridgeCpuSeconds) / drain.seconds).toFixed(0)}% of a core, emulator and receiver ${((100 * drain.benchCpuSeconds) / drain.seconds).toFixed(0)}%`);
+          const key = `end_to_end.${name}.${mode.tag}`;
+          figures.push(
+            perSecondFigure(
+              { key: `${key}.events_per_s`, label: `end to end, ${name}, ${mode.label}: emulator → SDK → bridge → webhook`, unit: 'events/s' },
+              drain.events,
+              drain.seconds,
+              { label: CEILING_LABEL, value: w.ceiling.eventsPerSecond },
+            ),
+            perSecondFigure({ key: `${key}.bridge_cpu_share`, label: `  bridge process CPU, all its threads (1 = one core busy)`, unit: 'cores' }, drain.bridgeCpuSeconds, drain.seconds),
+            // The emulator shares the two cores with the bridge: what is left of them bounds the bridge.
+            perSecondFigure({ key: `${key}.emulator_cpu_share`, label: `  emulator and receiver CPU (the bench process)`, unit: 'cores' }, drain.benchCpuSeconds, drain.seconds),
+            { key: `${key}.peak_rss_mb`, label: '  bridge peak RSS', value: drain.peakRssMb, unit: 'MB' },
+          );
+        } finally {
+          await receiver.stop();
+          await provider.stop();
+        }
       }
     }
     return figures;

@@ -27,6 +27,11 @@ export interface SourceContext {
   mtls?: boolean;
   /** The pipeline.maxInFlightBatches the runner holds this source to, for sources that size their intake by it. */
   maxInFlightBatches?: number;
+  /**
+   * There are worker threads (pipeline.workers): a source that can should hand its records over
+   * unnormalized (SourceBatch.deferred), so that normalizing them leaves the main thread.
+   */
+  deferNormalization?: boolean;
 }
 
 export interface CreatedSource {

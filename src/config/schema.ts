@@ -9,6 +9,14 @@ import { processSchema } from '../process/config.js';
 const pipelineSchema = z.strictObject({
   /** Undelivered batches a source may have before it stops fetching. */
   maxInFlightBatches: positiveInt('a whole number of batches, at least 1').default(4),
+  /**
+   * Worker threads that normalize, process, scrub and encode the records of the sources that hand
+   * them over (src/pipeline/prepare.ts): `auto` (one per CPU the process may use, a container's
+   * CPU limit included, at most 4; none on one CPU), a number, or 0 to do it all on the main thread.
+   */
+  workers: z
+    .union([z.literal('auto'), z.number().int().min(0).max(64)], { error: 'auto, or a whole number of worker threads from 0 to 64' })
+    .default('auto'),
   /** On SIGTERM, how long in-flight deliveries may take before the process exits anyway. */
   shutdownTimeout: duration().prefault('30s'),
   /** A source whose oldest undelivered batch waits longer than this is reported on /readyz and in source_stalled. */

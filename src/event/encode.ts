@@ -29,3 +29,11 @@ export function encodeOnce(event: object): string {
   }
   return text;
 }
+
+/**
+ * Records `text` as the encoding of `event`: for an event parsed from goJSON text made elsewhere (a
+ * worker thread, src/pipeline/prepare.ts), which would encode to the same text again.
+ */
+export function rememberEncoding(event: object, text: string): void {
+  encoded.set(event, text);
+}

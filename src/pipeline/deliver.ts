@@ -3,6 +3,7 @@
 // dead-lettered alone. Sinks (items = events) and the rules sink's alert outputs (items = alerts)
 // are both delivered here, so retries, backoff and the dead-letter file live in one place.
 import type { AuditEvent } from '../event/event.js';
+import type { EncodedEvent } from '../event/encoded.js';
 import type { LogThrottle } from '../telemetry/log-throttle.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DeadLetter } from './dead-letter.js';
@@ -134,13 +135,37 @@ export interface SinkTargetServices {
 
 /** A sink as the delivery path drives it: its metrics, its health, its dead-letter entries. */
 export function sinkTarget(sink: Sink, deps: SinkTargetServices, log: LogThrottle): DeliveryTarget<AuditEvent> {
-  const { metrics, health, clock, deadLetter } = deps;
   return {
     name: sink.name,
     backoff: sink.retryBackoff,
     write: (events, signal) => sink.write(events, signal),
-    deadLetter: (events, reason, detail) => deadLetter.refused(sink.name, events, reason, detail),
-    report: {
+    deadLetter: (events, reason, detail) => deps.deadLetter.refused(sink.name, events, reason, detail),
+    report: sinkReport(sink, deps, log),
+  };
+}
+
+/** The same, for a sink that takes events as text (Sink.writeEncoded); undefined for one that does not. */
+export function encodedSinkTarget(sink: Sink, deps: SinkTargetServices, log: LogThrottle): DeliveryTarget<EncodedEvent> | undefined {
+  const writeEncoded = sink.writeEncoded?.bind(sink);
+  if (!writeEncoded) return undefined;
+  return {
+    name: sink.name,
+    backoff: sink.retryBackoff,
+    write: writeEncoded,
+    deadLetter: (items, reason, detail) =>
+      deps.deadLetter.refused(
+        sink.name,
+        items.map((i) => i.event),
+        reason,
+        detail,
+      ),
+    report: sinkReport(sink, deps, log),
+  };
+}
+
+function sinkReport(sink: Sink, deps: SinkTargetServices, log: LogThrottle): DeliveryReport {
+  const { metrics, health, clock } = deps;
+  return {
       delivered(count, startedMs) {
         health.sinkRecovered(sink.name);
         metrics.eventsDelivered.inc({ sink: sink.name }, count);
@@ -156,6 +181,5 @@ export function sinkTarget(sink: Sink, deps: SinkTargetServices, log: LogThrottl
         metrics.deadLettered.inc({ kind: 'refused', component: sink.name }, count);
         log.error(`refused:${sink.name}`, { sink: sink.name, events: count, reason }, 'sink refused events permanently; written to the dead-letter file');
       },
-    },
   };
 }

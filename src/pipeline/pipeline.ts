@@ -67,6 +67,7 @@ export class Pipeline {
       clearInterval(saver);
       await this.saveDedupe(true);
       await this.closeSinks();
+      await this.options.preparer?.close();
       await this.options.deadLetter.close();
       await this.options.checkpoints.close();
     }

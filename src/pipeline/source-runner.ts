@@ -1,6 +1,6 @@
 import type { CheckpointStore, Cursor } from '../checkpoint/store.js';
 import type { DeadLetter } from './dead-letter.js';
-import type { AuditEvent } from '../event/event.js';
+import type { AuditEvent, Reject } from '../event/event.js';
 import { DedupeWindow, dedupeKey, type BatchState } from './dedupe.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -10,9 +10,11 @@ import { Semaphore } from '../util/semaphore.js';
 import { CommitTracker } from './commit-tracker.js';
 import { LogThrottle } from '../telemetry/log-throttle.js';
 import type { ProcessStage } from '../process/stages.js';
-import { deliver, persist, sinkTarget, type DeliveryContext, type DeliveryTarget } from './deliver.js';
+import { deliver, encodedSinkTarget, persist, sinkTarget, type DeliveryContext, type DeliveryTarget } from './deliver.js';
+import type { EncodedEvent } from '../event/encoded.js';
 import type { Health } from './health.js';
 import type { CursorReporter } from './status.js';
+import type { PreparedRecords, RecordPreparer } from './prepare.js';
 import type { Sink, Source, SourceBatch } from './types.js';
 
 /** A sink as the pipeline drives it: with the per-sink stage (scrubbing) applied before writing. */
@@ -36,6 +38,8 @@ export interface PipelineServices {
   sinkBackoff: BackoffPolicy;
   /** Told each committed cursor, for the status page (src/pipeline/status.ts). */
   status?: CursorReporter | undefined;
+  /** Makes events of the records a source deferred (src/pipeline/prepare.ts); needed only by sources that defer. */
+  preparer?: RecordPreparer | undefined;
 }
 
 export interface SourceRunnerDeps extends PipelineServices {
@@ -59,6 +63,25 @@ export class SourceStoppedError extends Error {
   }
 }
 
+/** A sink as the runner drives it: its delivery target, and the text one when it takes text. */
+interface SinkEntry {
+  binding: SinkBinding;
+  target: DeliveryTarget<AuditEvent>;
+  encoded: DeliveryTarget<EncodedEvent> | undefined;
+}
+
+/** A batch after dedupe admission: what is new, in one of the two forms events arrive in. */
+interface Admitted {
+  fresh:
+    | { kind: 'events'; events: AuditEvent[] }
+    | { kind: 'processed'; prepared: Extract<PreparedRecords, { kind: 'processed' }>; pick: <T>(list: readonly T[]) => T[] };
+  freshKeys: string[];
+  /** Of the events delivered, for the source's lag. */
+  stageTimestamps: string[];
+  rejects: Reject[];
+  waitFor: Set<BatchState>;
+}
+
 interface InFlight extends BatchState {
   seq: number;
   markSettled(): void;
@@ -80,7 +103,13 @@ export class SourceRunner {
   private lastCommitAt: number | undefined;
   private readonly delivery: DeliveryContext;
   private readonly log: LogThrottle;
-  private readonly targets: readonly { binding: SinkBinding; target: DeliveryTarget<AuditEvent> }[];
+  private readonly targets: readonly SinkEntry[];
+  /**
+   * Settles when the newest batch taken has been admitted to the dedupe window. Batches are
+   * prepared in parallel (in worker threads) but admitted in the order they were taken, so which
+   * batch delivers an event seen twice does not depend on which worker finished first.
+   */
+  private admissions: Promise<void> = Promise.resolve();
   /** When each undelivered batch was taken, and which sinks it still waits for: what /readyz reports of a stall. */
   private readonly pending = new Map<number, { takenAt: number; waitingFor: Set<string> }>();
 
@@ -92,7 +121,11 @@ export class SourceRunner {
     this.slots = new Semaphore(deps.maxInFlightBatches);
     this.log = new LogThrottle(deps.logger, () => deps.clock.now());
     this.delivery = { clock: deps.clock, backoff: deps.sinkBackoff, log: this.log };
-    this.targets = deps.sinks.map((binding) => ({ binding, target: sinkTarget(binding.sink, deps, this.log) }));
+    this.targets = deps.sinks.map((binding) => ({
+      binding,
+      target: sinkTarget(binding.sink, deps, this.log),
+      encoded: encodedSinkTarget(binding.sink, deps, this.log),
+    }));
   }
 
   /** The oldest batch not yet delivered: how long ago it was taken and what it waits for. */
@@ -182,7 +215,17 @@ export class SourceRunner {
 
   private take(batch: SourceBatch): void {
     const { metrics } = this.deps;
+    let preparing: Promise<PreparedRecords> | undefined;
+    if (batch.deferred) {
+      const { preparer } = this.deps;
+      if (!preparer) throw new Error(`source ${this.name} deferred its records but the pipeline has no record preparer`);
+      if (batch.events.length > 0) throw new Error(`source ${this.name} sent events beside deferred records; a deferring source defers them all`);
+      preparing = preparer.prepare(batch.deferred);
+      // Awaited in deliver; this keeps a failure seen before then from counting as unhandled.
+      preparing.catch(() => undefined);
+    }
     const seq = this.tracker.register();
+    // Deferred records are counted once normalized (in admit), as a source counts what it normalized.
     metrics.eventsReceived.inc({ source: this.name }, batch.events.length);
     metrics.inFlightBatches.set({ source: this.name }, this.tracker.outstanding);
     let released = false;
@@ -196,63 +239,59 @@ export class SourceRunner {
       this.slots.release();
     };
     this.releasers.set(seq, release);
-    const work = this.deliver(seq, batch).finally(() => {
+    const previous = this.admissions;
+    let admitted!: () => void;
+    this.admissions = new Promise<void>((resolve) => (admitted = resolve));
+    const work = this.deliver(seq, batch, { previous, preparing, admitted }).finally(() => {
       this.inFlight.delete(work);
       metrics.inFlightBatches.set({ source: this.name }, this.tracker.outstanding);
     });
     this.inFlight.add(work);
   }
 
-  private async deliver(seq: number, batch: SourceBatch): Promise<void> {
-    const { metrics, logger, deliverySignal } = this.deps;
+  private async deliver(
+    seq: number,
+    batch: SourceBatch,
+    turn: { previous: Promise<void>; preparing: Promise<PreparedRecords> | undefined; admitted: () => void },
+  ): Promise<void> {
+    const { logger, deliverySignal } = this.deps;
     let markSettled!: () => void;
     const settled = new Promise<void>((resolve) => (markSettled = resolve));
     const state: InFlight = { seq, state: 'pending', settled, markSettled };
-
-    const fresh: AuditEvent[] = [];
-    const freshKeys: string[] = [];
-    const waitFor = new Set<BatchState>();
-    let duplicates = 0;
-    for (const event of batch.events) {
-      const key = dedupeKey(event);
-      const admission = this.dedupe.admit(key, state);
-      if (admission.kind === 'new') {
-        fresh.push(event);
-        freshKeys.push(key);
-      } else {
-        duplicates++;
-        if (admission.kind === 'in-flight' && admission.owner !== state) waitFor.add(admission.owner);
-      }
-    }
-    if (duplicates > 0) metrics.eventsDeduplicated.inc({ source: this.name }, duplicates);
-
     const waiting = new Set<string>(['process']);
     this.pending.set(seq, { takenAt: this.deps.clock.now(), waitingFor: waiting });
+
     try {
-      const events = await this.isolated('process', fresh, (some) => this.deps.process(some, this.name));
+      let admitted: Admitted;
+      try {
+        await turn.previous;
+        admitted = this.admit(batch, turn.preparing === undefined ? undefined : await turn.preparing, state);
+      } finally {
+        turn.admitted();
+      }
+      const send = await this.processed(admitted);
       waiting.delete('process');
-      const work: Promise<unknown>[] = this.targets.map(async ({ binding, target }) => {
-        waiting.add(target.name);
-        const prepared = binding.prepare ? await this.isolated(target.name, events, binding.prepare) : events;
-        await deliver(target, prepared, deliverySignal, this.delivery);
-        waiting.delete(target.name);
+      const work: Promise<unknown>[] = this.targets.map(async (entry) => {
+        waiting.add(entry.target.name);
+        await send(entry);
+        waiting.delete(entry.target.name);
       });
-      if (batch.rejects.length > 0) {
+      if (admitted.rejects.length > 0) {
         waiting.add('dead-letter');
-        work.push(this.deadLetterRejects(batch).then(() => waiting.delete('dead-letter')));
+        work.push(this.deadLetterRejects(admitted.rejects).then(() => waiting.delete('dead-letter')));
       }
       await Promise.all(work);
       // Events this batch skipped as duplicates of an in-flight batch are delivered only when that one is.
-      for (const other of waitFor) {
+      for (const other of admitted.waitFor) {
         await other.settled;
         if (other.state !== 'delivered') throw new Error('a batch carrying the same events was not delivered');
       }
       state.state = 'delivered';
-      if (freshKeys.length > 0) {
+      if (admitted.freshKeys.length > 0) {
         this.dedupe.markDelivered();
-        await this.journal(freshKeys);
+        await this.journal(admitted.freshKeys);
       }
-      this.noteDelivered(events);
+      this.noteDelivered(admitted.stageTimestamps);
       batch.settle?.({ delivered: true });
       state.markSettled();
       await this.commit(seq, batch);
@@ -267,6 +306,80 @@ export class SourceRunner {
       this.pending.delete(seq);
       state.markSettled();
     }
+  }
+
+  /** Claims the batch's events in the dedupe window; what is new goes on. */
+  private admit(batch: SourceBatch, prepared: PreparedRecords | undefined, state: InFlight): Admitted {
+    let events = batch.events;
+    let rejects = batch.rejects;
+    let processed: Extract<PreparedRecords, { kind: 'processed' }> | undefined;
+    if (prepared?.kind === 'normalized') {
+      events = prepared.events;
+      rejects = rejects.concat(prepared.rejects);
+      this.deps.metrics.eventsReceived.inc({ source: this.name }, events.length);
+    } else if (prepared?.kind === 'processed') {
+      processed = prepared;
+      rejects = rejects.concat(prepared.rejects);
+      const normalized = prepared.keys.length + prepared.dropped.policy + prepared.dropped.filter + prepared.failures.length;
+      this.deps.metrics.eventsReceived.inc({ source: this.name }, normalized);
+    }
+    const keys = processed ? processed.keys : events.map((e) => dedupeKey(e));
+    const fresh: number[] = [];
+    const freshKeys: string[] = [];
+    const waitFor = new Set<BatchState>();
+    let duplicates = 0;
+    keys.forEach((key, i) => {
+      const admission = this.dedupe.admit(key, state);
+      if (admission.kind === 'new') {
+        fresh.push(i);
+        freshKeys.push(key);
+      } else {
+        duplicates++;
+        if (admission.kind === 'in-flight' && admission.owner !== state) waitFor.add(admission.owner);
+      }
+    });
+    if (duplicates > 0) this.deps.metrics.eventsDeduplicated.inc({ source: this.name }, duplicates);
+    const pick = <T>(list: readonly T[]): T[] => (fresh.length === list.length ? [...list] : fresh.map((i) => list[i]!));
+    return {
+      fresh: processed ? { kind: 'processed', prepared: processed, pick } : { kind: 'events', events: pick(events) },
+      freshKeys,
+      stageTimestamps: processed ? pick(processed.stageTimestamps) : [],
+      rejects,
+      waitFor,
+    };
+  }
+
+  /**
+   * Runs the process stages on what was admitted and returns how each sink is written. Events a
+   * worker prepared have been through the stages already: each sink takes the variant it needs, as
+   * text when it can (Sink.writeEncoded), else parsed.
+   */
+  private async processed(admitted: Admitted): Promise<(entry: SinkEntry) => Promise<void>> {
+    const { fresh } = admitted;
+    const { deliverySignal } = this.deps;
+    if (fresh.kind === 'events') {
+      const events = await this.isolated('process', fresh.events, (some) => this.deps.process(some, this.name));
+      admitted.stageTimestamps = events.map((e) => e.stageTimestamp);
+      return async ({ binding, target }) => {
+        const prepared = binding.prepare ? await this.isolated(target.name, events, binding.prepare) : events;
+        await deliver(target, prepared, deliverySignal, this.delivery);
+      };
+    }
+    const { prepared, pick } = fresh;
+    const { metrics } = this.deps;
+    if (prepared.dropped.policy > 0) metrics.eventsDropped.inc({ source: this.name, stage: 'policy' }, prepared.dropped.policy);
+    if (prepared.dropped.filter > 0) metrics.eventsDropped.inc({ source: this.name, stage: 'filter' }, prepared.dropped.filter);
+    for (const failure of prepared.failures) await this.stageFailed(failure.stage, [failure.event], failure.reason);
+    const scrubbed = prepared.scrubbed ? pick(prepared.scrubbed) : undefined;
+    const plain = prepared.plain ? pick(prepared.plain) : undefined;
+    return async ({ binding, target, encoded }) => {
+      const items: EncodedEvent[] | undefined = binding.prepare ? scrubbed : plain;
+      // The bridge asks workers for every variant its sinks use (src/bridge.ts); a missing one is a wiring bug.
+      if (!items) throw new Error(`sink ${target.name}: the worker did not prepare the ${binding.prepare ? 'scrubbed' : 'plain'} events`);
+      if (binding.prepare && prepared.scrubbedCount > 0) metrics.eventsScrubbed.inc({ sink: target.name }, prepared.scrubbedCount);
+      if (encoded) await deliver(encoded, items, deliverySignal, this.delivery);
+      else await deliver(target, items.map((i) => i.event), deliverySignal, this.delivery);
+    };
   }
 
   /**
@@ -296,26 +409,30 @@ export class SourceRunner {
         for (const event of events) out.push(...(await this.isolated(stage, [event], run)));
         return out;
       }
-      const reason = `processing stage ${stage} failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
-      await persist(() => this.deps.deadLetter.refused(stage, events, reason), this.deps.deliverySignal, this.delivery);
-      this.deps.metrics.deadLettered.inc({ kind: 'refused', component: stage }, events.length);
-      this.log.error(`stage:${stage}`, { source: this.name, stage, auditID: events[0]?.auditID, error: reason }, 'processing failed for an event; kept in the dead-letter file');
+      await this.stageFailed(stage, events, `processing stage ${stage} failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
       return [];
     }
   }
 
-  private async deadLetterRejects(batch: SourceBatch): Promise<void> {
+  /** An event a stage threw on goes to the dead-letter file, with the error. */
+  private async stageFailed(stage: string, events: AuditEvent[], reason: string): Promise<void> {
+    await persist(() => this.deps.deadLetter.refused(stage, events, reason), this.deps.deliverySignal, this.delivery);
+    this.deps.metrics.deadLettered.inc({ kind: 'refused', component: stage }, events.length);
+    this.log.error(`stage:${stage}`, { source: this.name, stage, auditID: events[0]?.auditID, error: reason }, 'processing failed for an event; kept in the dead-letter file');
+  }
+
+  private async deadLetterRejects(rejects: readonly Reject[]): Promise<void> {
     const { deadLetter, metrics, deliverySignal } = this.deps;
-    await persist(() => deadLetter.rejects(this.name, batch.rejects), deliverySignal, this.delivery);
-    for (const reject of batch.rejects) {
+    await persist(() => deadLetter.rejects(this.name, rejects), deliverySignal, this.delivery);
+    for (const reject of rejects) {
       metrics.eventsRejected.inc({ source: this.name, reason: reasonLabel(reject.reason) });
       metrics.deadLettered.inc({ kind: 'reject', component: this.name });
     }
     // One line per batch (never the payload): a flood of bad records must not become a flood of logs.
-    const first = batch.rejects[0]!;
+    const first = rejects[0]!;
     this.log.warn(
       `reject:${this.name}`,
-      { source: this.name, rejected: batch.rejects.length, reason: first.reason, refs: batch.rejects.slice(0, 5).map((r) => r.ref ?? null) },
+      { source: this.name, rejected: rejects.length, reason: first.reason, refs: rejects.slice(0, 5).map((r) => r.ref ?? null) },
       'records rejected; kept in the dead-letter file',
     );
   }
@@ -338,10 +455,10 @@ export class SourceRunner {
     }
   }
 
-  private noteDelivered(events: readonly AuditEvent[]): void {
+  private noteDelivered(stageTimestamps: readonly string[]): void {
     let newest = this.newestDeliveredMs ?? -Infinity;
-    for (const e of events) {
-      const t = Date.parse(e.stageTimestamp);
+    for (const stamp of stageTimestamps) {
+      const t = Date.parse(stamp);
       if (t > newest) newest = t;
     }
     if (newest > -Infinity) this.newestDeliveredMs = newest;

@@ -1,5 +1,6 @@
 import type { Cursor } from '../checkpoint/store.js';
 import type { AuditEvent, Reject } from '../event/event.js';
+import type { EncodedEvent } from '../event/encoded.js';
 import type { BackoffPolicy } from '../util/backoff.js';
 
 export type { Cursor };
@@ -11,6 +12,12 @@ export interface SourceBatch {
   events: AuditEvent[];
   /** Records that could not be normalized: raw + reason. */
   rejects: Reject[];
+  /**
+   * Records the source has not normalized: the runner has them normalized, processed and encoded
+   * (in a worker thread when there are workers, src/pipeline/prepare.ts). Their events follow
+   * `events` and their rejects follow `rejects`.
+   */
+  deferred?: DeferredRecords;
   /** Where to resume once this batch and all before it are delivered; push sources have none. */
   cursor?: Cursor;
   /**
@@ -18,6 +25,28 @@ export interface SourceBatch {
    * event of the batch has been acknowledged by every sink, or when the pipeline gave up on it.
    */
   settle?: (outcome: BatchOutcome) => void;
+}
+
+/**
+ * Where a converter lives: its module's path from src/ (or dist/), as `sources/eks/normalize.js`,
+ * and the name it is exported under. A reference rather than the object, because a worker thread
+ * loads it on its own.
+ */
+export interface ConverterRef {
+  module: string;
+  export: string;
+}
+
+/** Provider records as read, for the source type's converter (src/component/converter.ts) to normalize. */
+export interface DeferredRecords {
+  /** The converter that normalizes them (src/component/converter.ts), by module and export. */
+  converter: ConverterRef;
+  /** What the converter stamps on every event (cluster, region, account). */
+  context: Readonly<Record<string, string | undefined>>;
+  /** Plain data (structured-cloneable): they cross to a worker thread. */
+  records: unknown[];
+  /** Each record's place in the source, for messages and the dead-letter file. */
+  refs: string[];
 }
 
 export type BatchOutcome = { delivered: true } | { delivered: false; reason: string };
@@ -42,6 +71,12 @@ export interface Sink {
    * error) when it cannot, and the pipeline retries or narrows (src/pipeline/deliver.ts).
    */
   write(events: readonly AuditEvent[], signal: AbortSignal): Promise<void>;
+  /**
+   * For sinks that send events as text: the same as write, for events a worker thread has already
+   * encoded, so that the main thread need not parse them. Optional; a sink without it is written
+   * the parsed events.
+   */
+  writeEncoded?(events: readonly EncodedEvent[], signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
   /** How long the sink may keep failing before /readyz reports it; default 5 minutes. */
   readonly failureThresholdMs?: number;

@@ -25,7 +25,7 @@ function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
 describe('config: valid files', () => {
   it('fills every default from a minimal file', () => {
     const config = parseConfig(MINIMAL, 'test.yaml', {});
-    expect(config.pipeline).toEqual({ maxInFlightBatches: 4, shutdownTimeout: 30_000, stallThreshold: 300_000 });
+    expect(config.pipeline).toEqual({ maxInFlightBatches: 4, shutdownTimeout: 30_000, stallThreshold: 300_000, workers: 'auto' });
     expect(config.process.dedupe.maxKeys).toBe(500_000);
     expect(config.process.scrubSecrets).toBe(true);
     expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, maxConnections: 256, statusPage: true });

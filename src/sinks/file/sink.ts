@@ -1,5 +1,6 @@
 import type { AuditEvent } from '../../event/event.js';
 import { encodeOnce } from '../../event/encode.js';
+import type { EncodedEvent } from '../../event/encoded.js';
 import type { Sink } from '../../pipeline/types.js';
 import { JsonLinesAppender } from '../../util/jsonl-appender.js';
 
@@ -16,6 +17,10 @@ export class FileSink implements Sink {
 
   write(events: readonly AuditEvent[]): Promise<void> {
     return this.out.append(events.map((e) => encodeOnce(e)));
+  }
+
+  writeEncoded(events: readonly EncodedEvent[]): Promise<void> {
+    return this.out.append(events.map((e) => e.text));
   }
 
   close(): Promise<void> {

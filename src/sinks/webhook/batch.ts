@@ -1,4 +1,3 @@
-import type { AuditEvent } from '../../event/event.js';
 import { envelopeBytes, type BodyFormat } from './format.js';
 
 /**
@@ -52,7 +51,6 @@ export interface BatchLimits {
  */
 export class Batch {
   readonly items: string[] = [];
-  readonly events: AuditEvent[] = [];
   readonly owners = new Map<WriteTicket, number>();
   private itemBytes = 0;
 
@@ -80,9 +78,8 @@ export class Batch {
     return this.itemBytes + bytes + envelopeBytes(this.format, this.items.length + 1) <= this.limits.maxBytes;
   }
 
-  add(item: string, bytes: number, event: AuditEvent, owner: WriteTicket): void {
+  add(item: string, bytes: number, owner: WriteTicket): void {
     this.items.push(item);
-    this.events.push(event);
     this.itemBytes += bytes;
     this.owners.set(owner, (this.owners.get(owner) ?? 0) + 1);
   }

@@ -18,8 +18,8 @@ export interface BodyFormat {
   readonly close: string;
   /** Items per body at most (`event`: one POST per event). */
   readonly maxItems: number;
-  /** The item for an event whose top-level encoding is `full` (bytes: `fullBytes`). */
-  item(full: string, fullBytes: number, event: AuditEvent): { text: string; bytes: number };
+  /** The item for an event whose top-level encoding is `full` (bytes: `fullBytes`); `event` gives the event itself, if needed. */
+  item(full: string, fullBytes: number, event: () => AuditEvent): { text: string; bytes: number };
 }
 
 const asIs = (full: string, fullBytes: number): { text: string; bytes: number } => ({ text: full, bytes: fullBytes });
@@ -35,7 +35,7 @@ export const BODY_FORMATS: Record<WebhookFormat, BodyFormat> = {
     maxItems: Infinity,
     item(full, fullBytes, event) {
       if (full.startsWith(EVENT_HEAD)) return { text: `{${full.slice(EVENT_HEAD.length)}`, bytes: fullBytes - EVENT_HEAD.length + 1 };
-      const { kind: _kind, apiVersion: _apiVersion, ...rest } = event;
+      const { kind: _kind, apiVersion: _apiVersion, ...rest } = event();
       const text = goJSON(rest);
       return { text, bytes: Buffer.byteLength(text) };
     },

@@ -13,9 +13,17 @@ import { HttpClient } from '../http/client.js';
 import type { BackoffPolicy } from '../../util/backoff.js';
 import { Batch, WriteTicket } from './batch.js';
 import { BODY_FORMATS, buildBody, envelopeBytes, type BodyFormat } from './format.js';
-import { fitEvent, missingAuditFields } from './truncate.js';
+import { fitEvent, missingAuditFields, type Fitted } from './truncate.js';
+import type { EncodedEvent } from '../../event/encoded.js';
 
 const gzip = promisify(gzipCallback);
+
+/** An event ready for a body: its top-level text, and the event itself only if a format asks. */
+type Ready = { ok: true; full: string; bytes: number; truncated: boolean; event: () => AuditEvent } | { ok: false; reason: string };
+
+function ready(fitted: Fitted): Ready {
+  return fitted.ok ? { ...fitted, event: () => fitted.event } : fitted;
+}
 
 export interface WebhookSinkDeps {
   logger: Logger;
@@ -76,6 +84,28 @@ export class WebhookSink implements Sink {
   }
 
   write(events: readonly AuditEvent[], signal: AbortSignal): Promise<void> {
+    return this.accept(events, signal, (event) => {
+      const missing = this.config.requireAuditFields ? missingAuditFields(event) : undefined;
+      return missing !== undefined ? { ok: false, reason: missing } : ready(fitEvent(event, this.config.maxEventBytes));
+    });
+  }
+
+  /** Events a worker thread encoded: sent as their text, parsed only to truncate an oversized one. */
+  writeEncoded(events: readonly EncodedEvent[], signal: AbortSignal): Promise<void> {
+    return this.accept(events, signal, (encoded) => {
+      const missing = this.config.requireAuditFields ? missingAuditFields(encoded) : undefined;
+      if (missing !== undefined) return { ok: false, reason: missing };
+      const bytes = Buffer.byteLength(encoded.text);
+      if (bytes <= this.config.maxEventBytes) return { ok: true, full: encoded.text, bytes, truncated: false, event: () => encoded.event };
+      return ready(fitEvent(encoded.event, this.config.maxEventBytes));
+    });
+  }
+
+  /**
+   * An event that cannot be sent is refused before anything is: the pipeline narrows the write to
+   * it and dead-letters it alone, and the others are written again without it.
+   */
+  private accept<E>(events: readonly E[], signal: AbortSignal, fit: (event: E) => Ready): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`webhook sink ${this.name} is closed`));
     if (signal.aborted) return Promise.reject(abortReason(signal));
     const ticket = new WriteTicket(events.length);
@@ -85,13 +115,10 @@ export class WebhookSink implements Sink {
       () => (this.unsettled -= events.length),
     );
 
-    // An event that cannot be sent is refused before anything is: the pipeline narrows the write
-    // to it and dead-letters it alone, and the others are written again without it.
-    const items: { text: string; bytes: number; event: AuditEvent }[] = [];
+    const items: { text: string; bytes: number }[] = [];
     let truncated = 0;
     for (const event of events) {
-      const missing = this.config.requireAuditFields ? missingAuditFields(event) : undefined;
-      const fitted = missing !== undefined ? { ok: false as const, reason: missing } : fitEvent(event, this.config.maxEventBytes);
+      const fitted = fit(event);
       if (!fitted.ok) return this.refuse(ticket, fitted.reason);
       if (fitted.truncated) truncated++;
       const item = this.format.item(fitted.full, fitted.bytes, fitted.event);
@@ -99,10 +126,10 @@ export class WebhookSink implements Sink {
         // The config keeps maxEventBytes below this; kept so that a body can never pass the cap.
         return this.refuse(ticket, `event of ${item.bytes} bytes does not fit a body of batchMaxBytes (${this.config.batchMaxBytes})`);
       }
-      items.push({ text: item.text, bytes: item.bytes, event: fitted.event });
+      items.push(item);
     }
     if (truncated > 0) this.deps.metrics.webhookTruncated.inc({ sink: this.name }, truncated);
-    for (const item of items) this.append(item.text, item.bytes, item.event, ticket);
+    for (const item of items) this.append(item.text, item.bytes, ticket);
     const mine = untilSettled(
       this.acknowledged.then(() => ticket.done),
       signal,
@@ -129,14 +156,14 @@ export class WebhookSink implements Sink {
     await this.http.close();
   }
 
-  private append(item: string, bytes: number, event: AuditEvent, ticket: WriteTicket): void {
+  private append(item: string, bytes: number, ticket: WriteTicket): void {
     if (this.pending && !this.pending.accepts(bytes)) this.flush();
     if (!this.pending) {
       const batch = new Batch(this.format, { maxItems: Math.min(this.config.batchMaxSize, this.format.maxItems), maxBytes: this.config.batchMaxBytes });
       this.pending = batch;
       this.startTimer(batch);
     }
-    this.pending.add(item, bytes, event, ticket);
+    this.pending.add(item, bytes, ticket);
     if (this.pending.full) this.flush();
   }
 

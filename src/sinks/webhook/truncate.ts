@@ -35,7 +35,7 @@ export function truncateEvent(event: AuditEvent): AuditEvent {
 }
 
 /** Falco drops an event without an auditID or an RFC 3339 stageTimestamp; say why instead. */
-export function missingAuditFields(event: AuditEvent): string | undefined {
+export function missingAuditFields(event: Pick<AuditEvent, 'auditID' | 'stageTimestamp'>): string | undefined {
   if (typeof event.auditID !== 'string' || event.auditID === '') return 'event has no auditID, which the receiver requires';
   if (!isRfc3339(event.stageTimestamp)) return 'event has no RFC 3339 stageTimestamp, which the receiver requires';
   return undefined;

@@ -16,7 +16,12 @@ export interface EksPollerDeps {
   /** Resolves the SDK call on first use (the SDK loads lazily). */
   filterLogEvents: () => Promise<FilterLogEvents>;
   context: EksContext;
+  /** Hand records to the runner's worker threads unnormalized (SourceContext.deferNormalization). */
+  defer?: boolean | undefined;
 }
+
+/** The converter the runner's workers normalize EKS records with: eksConverter in ./normalize.ts. */
+export const EKS_CONVERTER = { module: 'sources/eks/normalize.js', export: 'eksConverter' } as const;
 
 /** EKS positions are CloudWatch event timestamps, epoch milliseconds, checkpointed as JSON numbers. */
 export const eksPositions: PositionCodec = {
@@ -56,7 +61,14 @@ export class EksPoller extends OverlapWindowPoller<FilteredLogEvent> {
     private readonly config: EksSourceConfig,
     private readonly deps: EksPollerDeps,
   ) {
-    super({ name: config.name, codec: eksPositions, settleLagMs: config.settleLag, overlapMs: config.overlap, metrics: deps.metrics });
+    super({
+      name: config.name,
+      codec: eksPositions,
+      settleLagMs: config.settleLag,
+      overlapMs: config.overlap,
+      metrics: deps.metrics,
+      deferTo: deps.defer ? { converter: EKS_CONVERTER, context: { ...deps.context } } : undefined,
+    });
     this.logGroupName = config.logGroup ?? `/aws/eks/${config.cluster}/cluster`;
   }
 
@@ -86,8 +98,18 @@ export class EksPoller extends OverlapWindowPoller<FilteredLogEvent> {
   }
 
   protected convert(e: FilteredLogEvent, id: RecordId): AuditEvent | Reject {
-    if (e.ingestionTime !== undefined) this.deps.metrics.ingestionLag.observe({ source: this.config.name }, Math.max(0, e.ingestionTime - Number(id.position)) / 1000);
+    this.observeLag(e, id);
     return normalizeEksRecord(e, this.deps.context, `eventId ${id.key}`);
+  }
+
+  protected override defer(e: FilteredLogEvent, id: RecordId): { record: unknown; ref: string } {
+    this.observeLag(e, id);
+    // The SDK's event is already plain data; the worker needs no more of it than normalize reads.
+    return { record: e, ref: `eventId ${id.key}` };
+  }
+
+  private observeLag(e: FilteredLogEvent, id: RecordId): void {
+    if (e.ingestionTime !== undefined) this.deps.metrics.ingestionLag.observe({ source: this.config.name }, Math.max(0, e.ingestionTime - Number(id.position)) / 1000);
   }
 
   classify(err: unknown): ApiFailure {

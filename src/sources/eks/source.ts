@@ -49,6 +49,7 @@ export class EksSource implements Source {
         return (await this.client).filterLogEvents;
       },
       context: { cluster: config.cluster, region: config.region, accountId: accountOf(config) },
+      defer: deps.deferNormalization,
     });
   }
 

@@ -1,5 +1,5 @@
 import { isReject, type AuditEvent, type Reject } from '../../event/event.js';
-import type { Cursor, SourceBatch } from '../../pipeline/types.js';
+import type { ConverterRef, Cursor, DeferredRecords, SourceBatch } from '../../pipeline/types.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import type { ApiFailure, PollContext, WindowPoller } from './loop.js';
 import {
@@ -43,6 +43,11 @@ export interface WindowSettings {
   settleLagMs: number;
   overlapMs: number;
   metrics?: Metrics;
+  /**
+   * Hand records over unnormalized (SourceBatch.deferred) to this converter, with this context,
+   * for the runner's worker threads; the provider's `defer` then says what of a record crosses.
+   */
+  deferTo?: { converter: ConverterRef; context: DeferredRecords['context'] } | undefined;
 }
 
 /**
@@ -64,6 +69,8 @@ export abstract class OverlapWindowPoller<R> implements WindowPoller<Cursor> {
   /** Undefined for a record that has no usable position or key: it is handed on every time it is read. */
   protected abstract identify(record: R, window: Window): RecordId | undefined;
   protected abstract convert(record: R, id: RecordId | undefined): AuditEvent | Reject;
+  /** With settings.deferTo: the record as plain data and its ref, as `convert` would name it. */
+  protected defer?(record: R, id: RecordId | undefined): { record: unknown; ref: string };
   abstract classify(err: unknown): ApiFailure;
 
   initialCursor(startMs: number): Cursor {
@@ -86,10 +93,13 @@ export abstract class OverlapWindowPoller<R> implements WindowPoller<Cursor> {
       return;
     }
     const watermark = cursor.watermark;
+    const { deferTo } = this.settings;
+    const defer = deferTo && this.defer?.bind(this);
     for await (const page of this.pages(window, ctx)) {
       ctx.progress?.();
       const events: AuditEvent[] = [];
       const rejects: Reject[] = [];
+      const deferred: DeferredRecords | undefined = defer && { ...deferTo, records: [], refs: [] };
       let reached: bigint | undefined;
       let late = 0;
       for (const record of page.records) {
@@ -97,6 +107,14 @@ export abstract class OverlapWindowPoller<R> implements WindowPoller<Cursor> {
         if (id) {
           if (reached === undefined || id.position > reached) reached = id.position;
           if (!cursor.seen.add(id.position, id.key)) continue;
+        }
+        if (deferred) {
+          const handed = defer!(record, id);
+          deferred.records.push(handed.record);
+          deferred.refs.push(handed.ref);
+          // Counted before normalizing: a late record that turns out malformed counts too.
+          if (id && id.position < watermark) late++;
+          continue;
         }
         const result = this.convert(record, id);
         if (isReject(result)) {
@@ -108,9 +126,10 @@ export abstract class OverlapWindowPoller<R> implements WindowPoller<Cursor> {
         }
       }
       if (late > 0) metrics?.lateEvents.inc({ source }, late);
+      const handed = deferred && deferred.records.length > 0 ? { deferred } : {};
       if (page.done) {
         cursor = completeWindow(cursor, window, this.overlap);
-        yield { source, events, rejects, cursor: writeWindowCursor(cursor, codec) };
+        yield { source, events, rejects, ...handed, cursor: writeWindowCursor(cursor, codec) };
         return;
       }
       // A page that holds nothing and names no resume point moves nothing (CloudWatch and Cloud
@@ -118,7 +137,7 @@ export abstract class OverlapWindowPoller<R> implements WindowPoller<Cursor> {
       if (page.records.length === 0 && page.resume === undefined) continue;
       const resume = page.resume ?? { position: max(cursor.resume?.position ?? window.start, reached ?? window.start) };
       cursor = afterPage(cursor, resume, window, this.overlap);
-      yield { source, events, rejects, cursor: writeWindowCursor(cursor, codec) };
+      yield { source, events, rejects, ...handed, cursor: writeWindowCursor(cursor, codec) };
     }
     // The pages ended without reaching the window's end: only an abort does that.
     ctx.signal.throwIfAborted();

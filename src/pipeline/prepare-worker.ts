@@ -1,0 +1,30 @@
+// The worker thread of the record pool (src/pipeline/prepare.ts): each message is a batch of a
+// source's records; the answer is their events after normalization, the process stages and the
+// scrubber, as text. The process section of the config comes in workerData and is compiled here
+// once (each worker reads the policy file again, as `validate` read it).
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ProcessConfig } from '../process/config.js';
+import { compileProcessing } from '../process/stages.js';
+import { loadNormalizer, processRecords, type PrepareJob, type ProcessedText, type Variants } from './prepare.js';
+import type { WorkerAnswer } from './worker-pool.js';
+
+/** What the bridge hands each worker. */
+export interface PrepareWorkerData {
+  process: ProcessConfig;
+  variants: Variants;
+}
+
+const data = workerData as PrepareWorkerData;
+const load = compileProcessing(data.process);
+
+parentPort!.on('message', async ({ id, job }: { id: number; job: PrepareJob }) => {
+  let answer: WorkerAnswer<ProcessedText>;
+  try {
+    // The bridge compiled the same section before starting workers: this fails only if the policy file changed since.
+    if (!load.processing) throw new Error(`the process section no longer compiles: ${load.problems.join('; ')}`);
+    answer = { id, ok: true, result: processRecords(job.deferred, await loadNormalizer(job.deferred.converter), load.processing, data.variants) };
+  } catch (err) {
+    answer = { id, ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+  parentPort!.postMessage(answer);
+});

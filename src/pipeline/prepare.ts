@@ -1,0 +1,299 @@
+// Deferred records (src/pipeline/types.ts) become events here. With worker threads, a worker
+// normalizes them, runs the process stages (policy, filters) and the scrubber, and encodes each
+// event once per variant the sinks need; what crosses back is text, not objects (a structured
+// clone of an event costs about what parsing its text does, so handing objects back would move
+// no work off the main thread). Sinks that send text take it as it is (Sink.writeEncoded); for the
+// others the main thread parses each text once, and the text stays that event's encoding
+// (src/event/encoded.ts), so no sink encodes it again. Without workers the source's converter runs here, on the main thread, and
+// the runner's own stages follow as for any batch.
+import type { AuditEvent, Reject } from '../event/event.js';
+import { goJSON } from '../event/encode.js';
+import { EncodedEvent } from '../event/encoded.js';
+import type { CompiledProcessing } from '../process/stages.js';
+import { applyPolicyToAll } from '../process/policy.js';
+import { scrubEvent } from '../process/scrub.js';
+import { isReject } from '../event/event.js';
+import { dedupeKey } from './dedupe.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { ConverterRef, DeferredRecords } from './types.js';
+import type { WorkerPool } from './worker-pool.js';
+
+/** A converter's normalize (src/component/converter.ts): pure, never throws on bad input. */
+export type NormalizeRecord = (record: unknown, ref: string, context: Readonly<Record<string, string | undefined>>) => AuditEvent | Reject;
+
+/** Which encodings the sinks need: scrubbed for sinks that scrub, plain for those that do not. */
+export interface Variants {
+  scrubbed: boolean;
+  plain: boolean;
+}
+
+/** What a worker answers for a job: parallel arrays (cheap to clone) in record order. */
+export interface ProcessedText {
+  /** Dedupe key of each kept event (src/pipeline/dedupe.ts). */
+  keys: string[];
+  auditIDs: string[];
+  stageTimestamps: string[];
+  /** goJSON of each kept event after the process stages and the scrubber; when variants.scrubbed. */
+  scrubbed?: string[];
+  /** goJSON of each kept event after the process stages only; when variants.plain. */
+  plain?: string[];
+  /** Records the converter refused: their index in the job and why. */
+  rejects: { index: number; reason: string }[];
+  /** Events a stage threw on, as normalized: the stage, the error, the event's text. */
+  failures: { stage: string; reason: string; text: string }[];
+  dropped: { policy: number; filter: number };
+  /** Kept events the scrubber changed. */
+  scrubbedCount: number;
+}
+
+/** Deferred records made into events: what the runner takes in place of a source's events. */
+export type PreparedRecords =
+  /** Normalized only (no workers): the runner's stages and sinks' scrubbers still run. */
+  | { kind: 'normalized'; events: AuditEvent[]; rejects: Reject[] }
+  /** Normalized, processed, scrubbed and encoded (by a worker): ready for the sinks. */
+  | {
+      kind: 'processed';
+      keys: string[];
+      stageTimestamps: string[];
+      scrubbed?: EncodedEvent[];
+      plain?: EncodedEvent[];
+      rejects: Reject[];
+      failures: { stage: string; reason: string; event: AuditEvent }[];
+      dropped: { policy: number; filter: number };
+      scrubbedCount: number;
+    };
+
+export interface RecordPreparer {
+  prepare(deferred: DeferredRecords): Promise<PreparedRecords>;
+  close(): Promise<void>;
+}
+
+/** The converter over each record, on the calling thread. */
+export function normalizeRecords(deferred: DeferredRecords, normalize: NormalizeRecord): { events: AuditEvent[]; rejects: Reject[] } {
+  const events: AuditEvent[] = [];
+  const rejects: Reject[] = [];
+  deferred.records.forEach((record, i) => {
+    const result = normalize(record, deferred.refs[i]!, deferred.context);
+    if (isReject(result)) rejects.push(result);
+    else events.push(result);
+  });
+  return { events, rejects };
+}
+
+/**
+ * A worker's job: normalize, process, scrub and encode. Pure; a stage that throws on the batch is
+ * run again event by event, so only the events it fails on are reported as failures.
+ */
+export function processRecords(deferred: DeferredRecords, normalize: NormalizeRecord, processing: CompiledProcessing, variants: Variants): ProcessedText {
+  const out: ProcessedText = { keys: [], auditIDs: [], stageTimestamps: [], rejects: [], failures: [], dropped: { policy: 0, filter: 0 }, scrubbedCount: 0 };
+  if (variants.scrubbed) out.scrubbed = [];
+  if (variants.plain) out.plain = [];
+  const normalized: AuditEvent[] = [];
+  deferred.records.forEach((record, index) => {
+    const result = normalize(record, deferred.refs[index]!, deferred.context);
+    if (isReject(result)) out.rejects.push({ index, reason: result.reason });
+    else normalized.push(result);
+  });
+  const { policy, filter } = processing;
+  const scrubOptions = { secrets: true, paths: processing.scrubPaths };
+  const stages: [string, (events: AuditEvent[]) => AuditEvent[]][] = [];
+  if (policy) {
+    stages.push([
+      'process',
+      (events) => {
+        const kept = applyPolicyToAll(policy, events);
+        out.dropped.policy += kept.dropped;
+        let result = kept.events;
+        if (filter) {
+          const passed = result.filter(filter);
+          out.dropped.filter += result.length - passed.length;
+          result = passed;
+        }
+        return result;
+      },
+    ]);
+  } else if (filter) {
+    stages.push([
+      'process',
+      (events) => {
+        const passed = events.filter(filter);
+        out.dropped.filter += events.length - passed.length;
+        return passed;
+      },
+    ]);
+  }
+  let events = normalized;
+  for (const [stage, run] of stages) events = isolated(stage, events, run, out);
+  // Encoded per event so that one event that cannot be encoded (or scrubbed) costs only itself.
+  for (const event of events) {
+    let scrubbedText: string | undefined;
+    let plainText: string | undefined;
+    try {
+      if (variants.scrubbed) {
+        const clean = scrubEvent(event, scrubOptions);
+        if (clean !== event) out.scrubbedCount++;
+        scrubbedText = goJSON(clean);
+      }
+      if (variants.plain) plainText = goJSON(event);
+    } catch (err) {
+      out.failures.push({ stage: variants.scrubbed ? 'scrub' : 'encode', reason: stageError(variants.scrubbed ? 'scrub' : 'encode', err), text: safeText(event) });
+      continue;
+    }
+    out.keys.push(dedupeKey(event));
+    out.auditIDs.push(event.auditID);
+    out.stageTimestamps.push(event.stageTimestamp);
+    if (scrubbedText !== undefined) out.scrubbed!.push(scrubbedText);
+    if (plainText !== undefined) out.plain!.push(plainText);
+  }
+  return out;
+}
+
+function isolated(stage: string, events: AuditEvent[], run: (events: AuditEvent[]) => AuditEvent[], out: ProcessedText): AuditEvent[] {
+  try {
+    return run(events);
+  } catch (err) {
+    if (events.length > 1) return events.flatMap((event) => isolated(stage, [event], run, out));
+    out.failures.push({ stage, reason: stageError(stage, err), text: safeText(events[0]!) });
+    return [];
+  }
+}
+
+function stageError(stage: string, err: unknown): string {
+  return `processing stage ${stage} failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
+}
+
+/** An event that could not be encoded still reaches the dead-letter file, as far as it can be written. */
+function safeText(event: AuditEvent): string {
+  try {
+    return goJSON(event);
+  } catch {
+    return JSON.stringify({ kind: event.kind, apiVersion: event.apiVersion, auditID: String(event.auditID), stage: String(event.stage) });
+  }
+}
+
+/** A worker's answer as events: text, parsed only for a sink that asks for the object. */
+export function fromProcessedText(deferred: DeferredRecords, text: ProcessedText): PreparedRecords {
+  const parse = (texts: string[] | undefined): EncodedEvent[] | undefined => texts?.map((t, i) => new EncodedEvent(t, text.auditIDs[i]!, text.stageTimestamps[i]!));
+  return {
+    kind: 'processed',
+    keys: text.keys,
+    stageTimestamps: text.stageTimestamps,
+    ...optional('scrubbed', parse(text.scrubbed)),
+    ...optional('plain', parse(text.plain)),
+    rejects: text.rejects.map(({ index, reason }) => ({ reason, raw: deferred.records[index], ref: deferred.refs[index]! })),
+    failures: text.failures.map(({ stage, reason, text: t }) => ({ stage, reason, event: JSON.parse(t) as AuditEvent })),
+    dropped: text.dropped,
+    scrubbedCount: text.scrubbedCount,
+  };
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+const normalizers = new Map<string, Promise<NormalizeRecord>>();
+
+/**
+ * Loads a converter's normalize by reference. Resolved from this folder, one level below the root
+ * of src/ (or dist/, where the worker thread runs it), so the same path serves both.
+ */
+export function loadNormalizer(ref: ConverterRef): Promise<NormalizeRecord> {
+  const id = `${ref.module}#${ref.export}`;
+  let found = normalizers.get(id);
+  if (!found) {
+    found = import(new URL(`../${ref.module}`, import.meta.url).href).then((module: Record<string, unknown>) => {
+      const converter = module[ref.export] as { normalize?: unknown } | undefined;
+      if (typeof converter?.normalize !== 'function') throw new Error(`${ref.module} exports no converter named ${ref.export}`);
+      return (converter.normalize as NormalizeRecord).bind(converter);
+    });
+    normalizers.set(id, found);
+  }
+  return found;
+}
+
+/** Normalizes on the calling thread; the runner's stages follow. */
+export class InThreadPreparer implements RecordPreparer {
+  async prepare(deferred: DeferredRecords): Promise<PreparedRecords> {
+    return { kind: 'normalized', ...normalizeRecords(deferred, await loadNormalizer(deferred.converter)) };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** A job as it crosses to a worker. */
+export interface PrepareJob {
+  deferred: DeferredRecords;
+}
+
+/** Records per worker job: a page of 10,000 is spread over the workers rather than left to one. */
+export const RECORDS_PER_JOB = 1000;
+
+/**
+ * Hands each batch of records to the worker pool, in jobs of RECORDS_PER_JOB, and puts the answers
+ * back together in record order. A job that fails (its worker died, or threw outside the per-event
+ * isolation) is done on this thread instead, so records are never lost to a worker; the failure is
+ * logged.
+ */
+export class PooledPreparer implements RecordPreparer {
+  constructor(
+    private readonly pool: WorkerPool<PrepareJob, ProcessedText>,
+    /** What the workers were given, for doing a failed job here. */
+    private readonly fallback: { processing: CompiledProcessing; variants: Variants },
+    private readonly logger: Logger,
+    private readonly recordsPerJob = RECORDS_PER_JOB,
+  ) {}
+
+  async prepare(deferred: DeferredRecords): Promise<PreparedRecords> {
+    const jobs: DeferredRecords[] = [];
+    for (let start = 0; start < deferred.records.length; start += this.recordsPerJob) {
+      const end = start + this.recordsPerJob;
+      jobs.push({ ...deferred, records: deferred.records.slice(start, end), refs: deferred.refs.slice(start, end) });
+    }
+    const answers = await Promise.all(jobs.map((job) => this.runJob(job)));
+    return fromProcessedText(deferred, mergeProcessed(answers, jobs.map((j) => j.records.length)));
+  }
+
+  private async runJob(deferred: DeferredRecords): Promise<ProcessedText> {
+    try {
+      return await this.pool.run({ deferred });
+    } catch (err) {
+      this.logger.error({ error: (err as Error).message, records: deferred.records.length }, 'a worker thread failed a job; preparing its records on the main thread');
+      const { processing, variants } = this.fallback;
+      return processRecords(deferred, await loadNormalizer(deferred.converter), processing, variants);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/** Answers of consecutive jobs as one, reject indexes counted from the first job's first record. */
+export function mergeProcessed(parts: readonly ProcessedText[], sizes: readonly number[]): ProcessedText {
+  const out: ProcessedText = { keys: [], auditIDs: [], stageTimestamps: [], rejects: [], failures: [], dropped: { policy: 0, filter: 0 }, scrubbedCount: 0 };
+  let offset = 0;
+  parts.forEach((part, i) => {
+    out.keys.push(...part.keys);
+    out.auditIDs.push(...part.auditIDs);
+    out.stageTimestamps.push(...part.stageTimestamps);
+    if (part.scrubbed) (out.scrubbed ??= []).push(...part.scrubbed);
+    if (part.plain) (out.plain ??= []).push(...part.plain);
+    out.rejects.push(...part.rejects.map((r) => ({ index: r.index + offset, reason: r.reason })));
+    out.failures.push(...part.failures);
+    out.dropped.policy += part.dropped.policy;
+    out.dropped.filter += part.dropped.filter;
+    out.scrubbedCount += part.scrubbedCount;
+    offset += sizes[i]!;
+  });
+  return out;
+}
+
+/**
+ * The worker script, built: beside this module under dist/. Under the test runner this module is
+ * TypeScript in src/, and worker threads cannot load that, so they run the build (`npm test`
+ * builds first).
+ */
+export function prepareWorkerScript(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../../dist/pipeline/prepare-worker.js', here) : new URL('./prepare-worker.js', here);
+}
