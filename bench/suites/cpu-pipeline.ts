@@ -10,6 +10,14 @@ import { alertToJSON, buildAlert } from '../../src/rules/alert.js';
 import { enableRules, RuleEngine } from '../../src/rules/engine.js';
 import { loadRuleFiles } from '../../src/rules/load.js';
 import { withBaseline, type Figure, type Suite } from '../harness.js';
+import { processSchema } from '../../src/process/config.js';
+import { compileProcessing } from '../../src/process/stages.js';
+import { PooledPreparer, prepareWorkerScript, type PreparedRecords, type PrepareJob, type ProcessedWire } from '../../src/pipeline/prepare.js';
+import type { PrepareWorkerData } from '../../src/pipeline/prepare-worker.js';
+import type { DeferredRecords } from '../../src/pipeline/types.js';
+import { WorkerPool } from '../../src/pipeline/worker-pool.js';
+import { EKS_CONVERTER } from '../../src/sources/eks/poller.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
 import { CEILING_LABEL, eventText, measureSet, ROOT, workload } from '../workload.js';
 
 /** One stage of the CPU pipeline over a chunk of events; returns the events that flow on. */
@@ -117,9 +125,86 @@ export const cpuPipelineSuite: Suite = {
       );
     }
     figures.push(...handOff(w.templates, w.cpuSetSize, w.ceiling.eventsPerSecond));
+
+    // The same path through the worker pool the bridge runs (pipeline.workers): normalize, policy,
+    // scrub and encode in the workers; dedupe and the EventList bodies on the main thread.
+    const rates: number[] = [];
+    for (const workers of [1, 2]) {
+      const rate = await pooledRate(w.templates, w.cpuSetSize, workers);
+      rates.push(rate);
+      figures.push(
+        withBaseline(
+          { key: `cpu_pipeline.workers_${workers}.events_per_s`, label: `CPU pipeline in ${workers} worker thread${workers > 1 ? 's' : ''} (normalize + policy + scrub + encode) + main thread (dedupe + EventList)`, value: rate, unit: 'events/s' },
+          CEILING_LABEL,
+          w.ceiling.eventsPerSecond,
+        ),
+      );
+    }
+    figures.push({ key: 'cpu_pipeline.workers_2_vs_1', label: '  2 workers against 1, same run', value: rates[1]! / rates[0]!, unit: 'x' });
+    for (const [workers, busy] of mainBusy) figures.push({ key: `cpu_pipeline.workers_${workers}.main_thread_busy`, label: `  main thread busy with ${workers} worker${workers > 1 ? 's' : ''} (event loop utilization)`, value: busy, unit: 'share' });
     return figures;
   },
 };
+
+/** How busy the main thread's event loop was in each pooled run, by worker count. */
+const mainBusy = new Map<number, number>();
+
+/** Batches in flight at once, as the runner's default maxInFlightBatches. */
+const IN_FLIGHT = 4;
+/** Records per batch: a CloudWatch page of small events. */
+const BATCH = 1000;
+
+/**
+ * Events per second through a PooledPreparer of `workers` threads, batches kept in flight as the
+ * runner keeps them, each answer admitted to a dedupe window and made into EventList bodies.
+ */
+async function pooledRate(templates: Parameters<typeof eventText>[0], count: number, workers: number): Promise<number> {
+  const processConfig = processSchema.parse({ policy: `${ROOT}config/audit-policy.yaml` });
+  const load = compileProcessing(processConfig);
+  if (!load.processing) throw new Error(load.problems.join('; '));
+  const variants = { scrubbed: true, plain: false };
+  const data: PrepareWorkerData = { process: processConfig, variants };
+  const pool = new WorkerPool<PrepareJob, ProcessedWire>({ script: prepareWorkerScript(), size: workers, workerData: data });
+  const preparer = new PooledPreparer(pool, { processing: load.processing, variants }, silentLogger());
+  const context = { cluster: 'bench', region: 'us-east-1', accountId: '123456789012' };
+  const batchOf = (first: number): DeferredRecords => {
+    const records = [];
+    for (let i = first; i < Math.min(count, first + BATCH); i++) records.push({ logStreamName: 'kube-apiserver-audit-0', timestamp: 0, ingestionTime: 0, eventId: String(i), message: eventText(templates, i) });
+    return { converter: EKS_CONVERTER, context, records, refs: records.map((r) => `eventId ${r.eventId}`) };
+  };
+  try {
+    // Every worker started and its modules loaded before the clock starts.
+    await Promise.all(Array.from({ length: workers }, () => pool.run({ deferred: batchOf(0) })));
+    const batches: DeferredRecords[] = [];
+    for (let first = 0; first < count; first += BATCH) batches.push(batchOf(first));
+    const dedupe = new DedupeWindow(500_000);
+    const owner: BatchState = { state: 'pending', settled: Promise.resolve() };
+    const format = BODY_FORMATS.EventList;
+    let delivered = 0;
+    const elu = performance.eventLoopUtilization();
+    const start = performance.now();
+    const inFlight: Promise<PreparedRecords>[] = [];
+    let next = 0;
+    while (next < batches.length || inFlight.length > 0) {
+      while (inFlight.length < IN_FLIGHT && next < batches.length) inFlight.push(preparer.prepare(batches[next++]!));
+      const prepared = await inFlight.shift()!;
+      if (prepared.kind !== 'processed') throw new Error('expected processed records');
+      const items: string[] = [];
+      prepared.keys.forEach((key, i) => {
+        if (dedupe.admit(key, owner).kind !== 'new') return;
+        const text = prepared.scrubbed![i]!.text;
+        items.push(format.item(text, Buffer.byteLength(text), () => prepared.scrubbed![i]!.event).text);
+      });
+      delivered += buildBody(format, items).length > 0 ? items.length : 0;
+    }
+    const seconds = (performance.now() - start) / 1000;
+    mainBusy.set(workers, performance.eventLoopUtilization(elu).utilization);
+    if (delivered === 0) throw new Error('the pool delivered nothing');
+    return count / seconds;
+  } finally {
+    await preparer.close();
+  }
+}
 
 /**
  * What moving an event between threads costs (structured clone is V8's serializer): the sending and

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ProcessConfig } from '../process/config.js';
 import { compileProcessing } from '../process/stages.js';
-import { loadNormalizer, processRecords, type PrepareJob, type ProcessedText, type Variants } from './prepare.js';
+import { loadNormalizer, processRecords, toWire, type PrepareJob, type ProcessedWire, type Variants } from './prepare.js';
 import type { WorkerAnswer } from './worker-pool.js';
 
 /** What the bridge hands each worker. */
@@ -18,11 +18,11 @@ const data = workerData as PrepareWorkerData;
 const load = compileProcessing(data.process);
 
 parentPort!.on('message', async ({ id, job }: { id: number; job: PrepareJob }) => {
-  let answer: WorkerAnswer<ProcessedText>;
+  let answer: WorkerAnswer<ProcessedWire>;
   try {
     // The bridge compiled the same section before starting workers: this fails only if the policy file changed since.
     if (!load.processing) throw new Error(`the process section no longer compiles: ${load.problems.join('; ')}`);
-    answer = { id, ok: true, result: processRecords(job.deferred, await loadNormalizer(job.deferred.converter), load.processing, data.variants) };
+    answer = { id, ok: true, result: toWire(processRecords(job.deferred, await loadNormalizer(job.deferred.converter), load.processing, data.variants)) };
   } catch (err) {
     answer = { id, ok: false, error: err instanceof Error ? err.message : String(err) };
   }

@@ -265,7 +265,10 @@ export class SourceRunner {
       let admitted: Admitted;
       try {
         await turn.previous;
-        admitted = this.admit(batch, turn.preparing === undefined ? undefined : await turn.preparing, state);
+        const prepared = turn.preparing === undefined ? undefined : await turn.preparing;
+        // The records are events now (rejects keep their own): let them go while the batch is delivered.
+        delete batch.deferred;
+        admitted = this.admit(batch, prepared, state);
       } finally {
         turn.admitted();
       }

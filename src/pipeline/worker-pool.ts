@@ -18,8 +18,8 @@ export interface WorkerPoolOptions {
   size: number;
   /** Handed to every worker as workerData. */
   workerData?: unknown;
-  /** Heap limit of each worker, in MiB; default Node's. */
-  maxOldGenerationSizeMb?: number;
+  /** Heap limits of each worker (Node's ResourceLimits); default Node's. */
+  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
   /** Told when a worker dies, with why. */
   onWorkerExit?: (reason: string) => void;
 }
@@ -82,11 +82,8 @@ export class WorkerPool<J, R> {
   }
 
   private spawn(index: number): Slot {
-    const { script, workerData, maxOldGenerationSizeMb } = this.options;
-    const worker = new Worker(script, {
-      workerData,
-      ...(maxOldGenerationSizeMb !== undefined ? { resourceLimits: { maxOldGenerationSizeMb } } : {}),
-    });
+    const { script, workerData, resourceLimits } = this.options;
+    const worker = new Worker(script, { workerData, ...(resourceLimits ? { resourceLimits } : {}) });
     this.started++;
     const slot: Slot = { worker, pending: new Map() };
     worker.on('message', (answer: WorkerAnswer<R>) => {

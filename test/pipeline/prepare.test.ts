@@ -14,8 +14,10 @@ import {
   PooledPreparer,
   prepareWorkerScript,
   processRecords,
+  fromWire,
+  toWire,
   type PrepareJob,
-  type ProcessedText,
+  type ProcessedWire,
 } from '../../src/pipeline/prepare.js';
 import type { PrepareWorkerData } from '../../src/pipeline/prepare-worker.js';
 import type { DeferredRecords } from '../../src/pipeline/types.js';
@@ -28,7 +30,7 @@ import { sampleRecords } from '../sources/eks/helpers.js';
 const POLICY = new URL('../../config/audit-policy.yaml', import.meta.url).pathname;
 const SECRET_VALUE = 'c3VwZXJzZWNyZXQ=';
 const CONTEXT = { cluster: 'demo-eks', region: 'us-east-1', accountId: '123456789012' };
-const pools: WorkerPool<PrepareJob, ProcessedText>[] = [];
+const pools: WorkerPool<PrepareJob, ProcessedWire>[] = [];
 
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.close()));
@@ -126,6 +128,23 @@ describe('processRecords (what a worker thread does)', () => {
   });
 });
 
+describe('the wire form of an answer', () => {
+  it('joins each variant into one string and cuts it back into the same texts', () => {
+    const out = processRecords(deferred(40, [9]), eksConverter.normalize.bind(eksConverter), processing({}), { scrubbed: true, plain: true });
+    // A value holding a newline is escaped in JSON text, so the joins cannot be confused with it.
+    out.plain![0] = goJSON({ kind: 'Event', note: 'line one\nline two\u2028' });
+    const wire = toWire(out);
+    expect(typeof wire.scrubbed).toBe('string');
+    expect(fromWire(wire)).toEqual(out);
+  });
+
+  it('carries an answer with no events', () => {
+    const out = processRecords(deferred(2, [0, 1]), eksConverter.normalize.bind(eksConverter), processing({}), { scrubbed: true, plain: false });
+    expect(fromWire(toWire(out))).toEqual(out);
+    expect(out.scrubbed).toEqual([]);
+  });
+});
+
 describe('mergeProcessed', () => {
   it('counts reject indexes from the first record of the first part', () => {
     const normalize = eksConverter.normalize.bind(eksConverter);
@@ -145,7 +164,7 @@ describe('PooledPreparer (worker threads)', () => {
   const data: PrepareWorkerData = { process: processSchema.parse({ policy: POLICY }), variants: { scrubbed: true, plain: true } };
 
   it('spreads a batch over the workers in jobs and puts the answers back in record order', async () => {
-    const pool = new WorkerPool<PrepareJob, ProcessedText>({ script: prepareWorkerScript(), size: 2, workerData: data });
+    const pool = new WorkerPool<PrepareJob, ProcessedWire>({ script: prepareWorkerScript(), size: 2, workerData: data });
     pools.push(pool);
     const { logger } = captureLogger();
     const p = processing({ policy: POLICY });
@@ -167,7 +186,7 @@ describe('PooledPreparer (worker threads)', () => {
   });
 
   it('does a job on the main thread when its worker dies, and says so', async () => {
-    const pool = new WorkerPool<PrepareJob, ProcessedText>({ script: new URL('../fixtures/workers/exit-on-job.mjs', import.meta.url), size: 2, workerData: data });
+    const pool = new WorkerPool<PrepareJob, ProcessedWire>({ script: new URL('../fixtures/workers/exit-on-job.mjs', import.meta.url), size: 2, workerData: data });
     pools.push(pool);
     const { logger, lines } = captureLogger();
     const p = processing({ policy: POLICY });

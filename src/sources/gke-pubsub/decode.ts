@@ -19,13 +19,16 @@ export function messageRef(messageId: string): string {
  * dead-letter file's size and SHA-256 are those of the message as published.
  */
 export function decodeSinkMessage(data: Buffer, messageId: string, options: GkeNormalizeOptions = {}): AuditEvent | Reject {
-  const ref = messageRef(messageId);
-  const text = data.toString('utf8');
+  return decodeSinkText(data.toString('utf8'), messageRef(messageId), data.length, options);
+}
+
+/** The same from the message's text (what crosses to a worker thread); `bytes` is the data's size. */
+export function decodeSinkText(text: string, ref: string, bytes: number, options: GkeNormalizeOptions = {}): AuditEvent | Reject {
   let entry: unknown;
   try {
     entry = JSON.parse(text);
   } catch (err) {
-    return { reason: notJsonReason(err, data.length), raw: text, ref };
+    return { reason: notJsonReason(err, bytes), raw: text, ref };
   }
   const result = normalizeGkeEntry(entry, options, ref);
   return isReject(result) ? { reason: result.reason, raw: text, ref } : result;
@@ -41,3 +44,17 @@ function notJsonReason(err: unknown, bytes: number): string {
   const position = /position (\d+)/.exec(message)?.[1];
   return position === undefined ? `not JSON (${bytes} bytes)` : `not JSON: invalid at position ${position} of ${bytes} bytes`;
 }
+
+/**
+ * How the runner's worker threads normalize a message (SourceBatch.deferred): the record is the
+ * message's text, the context says whether to keep GKE's "@type" keys.
+ */
+export const sinkMessageConverter = {
+  normalize(record: unknown, ref: string, context: Readonly<Record<string, string | undefined>>): AuditEvent | Reject {
+    if (typeof record !== 'string') return { reason: `not a message's text: got ${typeof record}`, raw: record, ref };
+    return decodeSinkText(record, ref, Buffer.byteLength(record), { keepTypeKey: context.keepTypeKey === 'true' });
+  },
+};
+
+/** sinkMessageConverter by reference, for SourceBatch.deferred. */
+export const SINK_MESSAGE_CONVERTER = { module: 'sources/gke-pubsub/decode.js', export: 'sinkMessageConverter' } as const;

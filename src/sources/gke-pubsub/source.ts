@@ -8,7 +8,7 @@ import { backoffDelay } from '../../util/backoff.js';
 import { LASTING_RETRY_MS, lastingLine, type ApiFailure } from '../polling/loop.js';
 import { maxOutstandingMessages, type GkePubsubSourceConfig } from './config.js';
 import { createPubsubClient, STREAM_RETRY_MAX_MS, type PubsubClient } from './client.js';
-import { decodeSinkMessage } from './decode.js';
+import { decodeSinkMessage, messageRef, SINK_MESSAGE_CONVERTER } from './decode.js';
 
 /** Readiness: a healthy stream is reported every half of this, and /readyz wants one within three. */
 export const HEALTH_INTERVAL_MS = 10_000;
@@ -104,6 +104,18 @@ export class GkePubsubSource implements Source {
   }
 
   private batch(taken: Held[], intake: Intake): SourceBatch {
+    const settle = intake.settler(taken.map((h) => h.message));
+    if (this.ctx.deferNormalization) {
+      // Text crosses to a worker thread in one copy; a Buffer would take its whole backing store with it.
+      const records = taken.map(({ message }) => {
+        const text = message.data.toString('utf8');
+        message.data = EMPTY;
+        return text;
+      });
+      const refs = taken.map(({ message }) => messageRef(message.id));
+      const context = this.config.keepTypeKey ? { keepTypeKey: 'true' } : {};
+      return { source: this.name, events: [], rejects: [], deferred: { converter: SINK_MESSAGE_CONVERTER, context, records, refs }, settle };
+    }
     const events: AuditEvent[] = [];
     const rejects: Reject[] = [];
     const options = { keepTypeKey: this.config.keepTypeKey };
@@ -115,7 +127,7 @@ export class GkePubsubSource implements Source {
       // noted on receipt. The data would otherwise stay in memory beside its Event until the ack.
       message.data = EMPTY;
     }
-    return { source: this.name, events, rejects, settle: intake.settler(taken.map((h) => h.message)) };
+    return { source: this.name, events, rejects, settle };
   }
 }
 

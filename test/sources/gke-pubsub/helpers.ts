@@ -15,6 +15,12 @@ import { tempDir } from '../../helpers/fs.js';
 import type { RecordingSink } from '../../helpers/pipeline.js';
 import { SUBSCRIPTION } from './emulator/helpers.js';
 
+import { PooledPreparer, prepareWorkerScript, type PrepareJob, type ProcessedWire } from '../../../src/pipeline/prepare.js';
+import { WorkerPool } from '../../../src/pipeline/worker-pool.js';
+import { processSchema } from '../../../src/process/config.js';
+import { compileProcessing } from '../../../src/process/stages.js';
+import { captureLogger } from '../../helpers/webhook.js';
+
 export { entries, PROJECT, Resources, sampleEntries, sleep, SUBSCRIPTION, waitFor } from './emulator/helpers.js';
 
 /** A gke-pubsub source config for the emulator at `endpoint`; batches go out after 20 ms. */
@@ -40,6 +46,8 @@ export interface Harness {
   dir: string;
   deadLetterPath: string;
   stop(): Promise<void>;
+  /** Worker threads started (0 without workers), and jobs they failed (done on the main thread instead). */
+  workers(): { started: number; failedJobs: number };
 }
 
 /**
@@ -49,8 +57,10 @@ export interface Harness {
 export async function startPipeline(
   config: GkePubsubSourceConfig,
   sinks: RecordingSink[],
-  options: { once?: boolean; maxInFlightBatches?: number; shutdownTimeoutMs?: number; dir?: string; healthClock?: Clock; lastingRetryMs?: number } = {},
+  options: { once?: boolean; maxInFlightBatches?: number; shutdownTimeoutMs?: number; dir?: string; healthClock?: Clock; lastingRetryMs?: number; workers?: number } = {},
 ): Promise<Harness> {
+  const workers = options.workers ?? 0;
+  const pooled = workers > 0 ? pooledPreparer(workers) : undefined;
   const dir = options.dir ?? (await tempDir());
   const metrics = new Metrics();
   const health = new Health(options.healthClock ?? systemClock, metrics);
@@ -62,10 +72,12 @@ export async function startPipeline(
     clock: systemClock,
     quotas: new QuotaRegistry(systemClock),
     once: options.once ?? false,
+    deferNormalization: workers > 0,
     ...(options.maxInFlightBatches === undefined ? {} : { maxInFlightBatches: options.maxInFlightBatches }),
   }, options.lastingRetryMs === undefined ? {} : { lastingRetryMs: options.lastingRetryMs });
   const pipeline = new Pipeline({
     sources: [source],
+    ...(pooled ? { preparer: pooled.preparer } : {}),
     sinks: sinks.map((sink) => ({ sink })),
     checkpoints: await FileCheckpointStore.open(join(dir, 'checkpoints.json')),
     deadLetter: new FileDeadLetter(deadLetterPath),
@@ -91,7 +103,19 @@ export async function startPipeline(
       await pipeline.stop('test');
       await done;
     },
+    workers: () => ({ started: pooled?.pool.started ?? 0, failedJobs: pooled?.failures() ?? 0 }),
   };
+}
+
+/** Worker threads as the bridge starts them, for sinks that do not scrub and no process stages. */
+function pooledPreparer(workers: number): { preparer: PooledPreparer; pool: WorkerPool<PrepareJob, ProcessedWire>; failures: () => number } {
+  const variants = { scrubbed: false, plain: true };
+  const process = processSchema.parse({});
+  const pool = new WorkerPool<PrepareJob, ProcessedWire>({ script: prepareWorkerScript(), size: workers, workerData: { process, variants } });
+  const load = compileProcessing(process);
+  // A job the workers failed is done on the main thread and logged: tests read the log.
+  const log = captureLogger('info');
+  return { preparer: new PooledPreparer(pool, { processing: load.processing!, variants }, log.logger), pool, failures: () => log.lines().length };
 }
 
 /** How many times each auditID reached a sink. */

@@ -22,6 +22,14 @@ async function start(...args: Parameters<typeof startPipeline>): Promise<Harness
   return harness;
 }
 
+/** With workers, they did the work: some started, and no job fell back to the main thread. */
+function expectWorkersUsed(h: Harness, workers: number): void {
+  const { started, failedJobs } = h.workers();
+  expect(failedJobs).toBe(0);
+  if (workers === 0) expect(started).toBe(0);
+  else expect(started).toBeGreaterThan(0);
+}
+
 const ids = (n: number, prefix = 'e'): string[] => entries(n, prefix).map((e) => e.insertId as string);
 
 /** Every auditID exactly once. */
@@ -146,10 +154,10 @@ describe('gke-pubsub source: acknowledged only after delivery', () => {
 });
 
 describe('gke-pubsub source: what the stream and the data do', () => {
-  it('malformed messages and foreign entries are rejects: dead-lettered with their message id, acked, never redelivered', async () => {
+  it.each([0, 2])('malformed messages and foreign entries are rejects: dead-lettered with their message id, acked, never redelivered (%i worker threads)', async (workers) => {
     const emulator = await res.emulator({ data: entries(40), faults: 'malformed-every=5,foreign-every=7' });
     const sink = new RecordingSink();
-    const h = await start(pubsubConfig(emulator.endpoint, { maxBatchMessages: 8 }), [sink]);
+    const h = await start(pubsubConfig(emulator.endpoint, { maxBatchMessages: 8 }), [sink], { workers });
     await allAcked(emulator, 40);
     const malformed = [5, 10, 15, 20, 25, 30, 35, 40];
     const foreign = [7, 14, 21, 28];
@@ -168,16 +176,18 @@ describe('gke-pubsub source: what the stream and the data do', () => {
     await sleep(300);
     expect(emulator.stats()).toMatchObject({ redelivered: 0, nacked: 0, ready: 0 });
     expect((await h.metrics.registry.getSingleMetric('kube_audit_bridge_events_rejected_total')!.get()).values.reduce((n, v) => n + v.value, 0)).toBe(12);
+    expectWorkersUsed(h, workers);
   });
 
-  it('redelivered messages (at-least-once) reach the sinks once: the dedupe window catches them', async () => {
+  it.each([0, 2])('redelivered messages (at-least-once) reach the sinks once: the dedupe window catches them (%i worker threads)', async (workers) => {
     const emulator = await res.emulator({ data: entries(30), faults: 'redeliver-every=3' });
     const sink = new RecordingSink();
-    const h = await start(pubsubConfig(emulator.endpoint, { maxBatchMessages: 4 }), [sink]);
+    const h = await start(pubsubConfig(emulator.endpoint, { maxBatchMessages: 4 }), [sink], { workers });
     await allAcked(emulator, 30);
     expect(emulator.stats().redelivered).toBe(10);
     expectOnce(sink, ids(30));
     expect((await h.metrics.registry.getSingleMetric('kube_audit_bridge_events_deduplicated_total')!.get()).values[0]!.value).toBe(10);
+    expectWorkersUsed(h, workers);
   });
 
   it.each([
