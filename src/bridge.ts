@@ -22,13 +22,13 @@ import { Metrics } from './telemetry/metrics.js';
 import { systemClock, type Clock } from './util/clock.js';
 
 /**
- * pipeline.workers as a count. `auto`: one per CPU the process may use, at most 4 (each worker
- * costs memory, and the main thread keeps the SDKs and the sinks busy beside them); none on one
- * CPU, where a worker only adds the hand-off.
+ * pipeline.workers as a count. `auto`: one per usable CPU beside the main thread's (which runs the
+ * SDKs, the sinks and the hand-off, and keeps most of a core busy), at most 4 (each worker costs
+ * memory); none on one CPU, where a worker only adds the hand-off.
  */
 export function workerCount(setting: number | 'auto', cpus = usableCpus()): number {
   if (setting !== 'auto') return setting;
-  return cpus < 2 ? 0 : Math.min(4, cpus);
+  return cpus < 2 ? 0 : Math.min(4, cpus - 1);
 }
 
 /**
@@ -46,10 +46,10 @@ function recordPreparer(workers: number, config: Config, processing: CompiledPro
     script: prepareWorkerScript(),
     size: workers,
     workerData,
-    // A worker holds one job at a time (1,000 records); left to itself its heap grows far past that
-    // before it collects (2 workers added some 80 MB to a drain's peak RSS). A job that needs more
-    // fails with the worker and is done on the main thread.
-    resourceLimits: { maxOldGenerationSizeMb: 128 },
+    // A worker holds one job at a time (at most 1,000 records and about 4 MB of text); left to
+    // itself its heap grows far past that before it collects (2 workers added some 80 MB to a
+    // drain's peak RSS). A job that needs more fails with the worker and is done on the main thread.
+    resourceLimits: { maxOldGenerationSizeMb: 64 },
     onWorkerExit: (reason) => log.error({ reason }, 'a worker thread ended; a new one takes its place'),
   });
   return new PooledPreparer(pool, { processing, variants: workerData.variants }, log);

@@ -8,6 +8,7 @@ import { perSecondFigure, percentileFigure, type Figure, type Suite } from '../h
 import { BenchReceiver, percentile, waitFor } from '../receiver.js';
 import { auditId, CEILING_LABEL, eventText, workload, type WorkloadTemplate } from '../workload.js';
 import { timeDrain } from './end-to-end.js';
+import { workerCount } from '../../src/bridge.js';
 
 const HUB = 'insights-logs-kube-audit';
 const PARTITIONS = 4;
@@ -32,13 +33,13 @@ function append(emulator: EventHubsEmulator, templates: readonly WorkloadTemplat
 }
 
 /** The bridge process with one aks-eventhubs source on the emulator and a webhook sink to the receiver. */
-function bridge(emulator: EventHubsEmulator, receiver: BenchReceiver, dirs: string[]): BridgeProcess {
+function bridge(emulator: EventHubsEmulator, receiver: BenchReceiver, dirs: string[], extra: Record<string, unknown> = { log: { level: 'info' } }): BridgeProcess {
   const secrets = mkdtempSync(join(tmpdir(), 'kab-bench-eh-'));
   dirs.push(secrets);
   const connectionStringFile = join(secrets, 'connection-string');
   writeFileSync(connectionStringFile, emulator.connectionString, { mode: 0o600 });
   // Info level, for the line that says the server listens (the drain is timed from it).
-  const { file, dir } = writeBridgeConfig([{ name: 'bench', type: 'aks-eventhubs', eventHub: HUB, connectionStringFile, startPosition: 'earliest' }], receiver.url, { log: { level: 'info' } });
+  const { file, dir } = writeBridgeConfig([{ name: 'bench', type: 'aks-eventhubs', eventHub: HUB, connectionStringFile, startPosition: 'earliest' }], receiver.url, extra);
   dirs.push(dir);
   const process = BridgeProcess.start(file);
   // Its exit must not be an unhandled rejection of a port() nobody waits for yet.
@@ -59,31 +60,34 @@ export const aksEventHubsSuite: Suite = {
   async run(ctx) {
     const w = await workload(ctx.quick);
     const figures: Figure[] = [];
-    figures.push(...(await throughput(w.templates, ctx.quick ? 4000 : 100_000, w.ceiling.eventsPerSecond, (m) => ctx.log(m))));
+    // Without worker threads and with what pipeline.workers: auto starts here, in the same run.
+    for (const workers of [0, workerCount('auto')]) figures.push(...(await throughput(w.templates, ctx.quick ? 4000 : 100_000, w.ceiling.eventsPerSecond, (m) => ctx.log(m), workers)));
     figures.push(...(await latency(w.templates, ctx.quick ? 4 : 60, (m) => ctx.log(m), ctx.quick)));
     return figures;
   },
 };
 
-async function throughput(templates: readonly WorkloadTemplate[], count: number, ceiling: number, log: (m: string) => void): Promise<Figure[]> {
+async function throughput(templates: readonly WorkloadTemplate[], count: number, ceiling: number, log: (m: string) => void, workers: number): Promise<Figure[]> {
+  const key = `aks_eventhubs.end_to_end.workers_${workers}`;
+  const label = workers === 0 ? 'no worker threads' : `${workers} worker thread${workers > 1 ? 's' : ''} (auto here)`;
   const emulator = await startEventHubsEmulator({ hub: HUB, partitions: PARTITIONS, recordsPerMessage: RECORDS_PER_MESSAGE });
   const receiver = await new BenchReceiver().start();
   const dirs: string[] = [];
   try {
     append(emulator, templates, 0, count);
-    const process = bridge(emulator, receiver, dirs);
+    const process = bridge(emulator, receiver, dirs, { log: { level: 'info' }, pipeline: { workers } });
     try {
       const { seconds, bridgeCpuSeconds, peakRssMb: peak } = await timeDrain(process, receiver, count, 'aks-eventhubs', log);
       const cpu = bridgeCpuSeconds / seconds;
       const stats = emulator.stats();
       log(
-        `aks-eventhubs: ${count} events (${stats.messages} messages of ${RECORDS_PER_MESSAGE} records, ${PARTITIONS} partitions) in ${seconds.toFixed(1)} s, ` +
+        `aks-eventhubs, ${label}: ${count} events (${stats.messages} messages of ${RECORDS_PER_MESSAGE} records, ${PARTITIONS} partitions) in ${seconds.toFixed(1)} s, ` +
           `${(receiver.bytes / 1e6).toFixed(0)} MB received, bridge CPU ${(100 * cpu).toFixed(0)}% of a core, peak RSS ${peak.toFixed(0)} MB; ${stats.deliveries} deliveries`,
       );
       return [
-        perSecondFigure({ key: 'aks_eventhubs.end_to_end.events_per_s', label: 'end to end, aks-eventhubs: emulator → SDK → bridge → webhook', unit: 'events/s' }, count, seconds, { label: CEILING_LABEL, value: ceiling }),
-        perSecondFigure({ key: 'aks_eventhubs.end_to_end.bridge_cpu_share', label: '  bridge process CPU (1 = one core busy)', unit: 'cores' }, cpu * seconds, seconds),
-        { key: 'aks_eventhubs.end_to_end.bridge_peak_rss_mb', label: '  bridge process peak RSS', value: peak, unit: 'MB' },
+        perSecondFigure({ key: `${key}.events_per_s`, label: `end to end, aks-eventhubs, ${label}: emulator → SDK → bridge → webhook`, unit: 'events/s' }, count, seconds, { label: CEILING_LABEL, value: ceiling }),
+        perSecondFigure({ key: `${key}.bridge_cpu_share`, label: '  bridge process CPU, all its threads (1 = one core busy)', unit: 'cores' }, cpu * seconds, seconds),
+        { key: `${key}.bridge_peak_rss_mb`, label: '  bridge process peak RSS', value: peak, unit: 'MB' },
       ];
     } finally {
       await process.stop();

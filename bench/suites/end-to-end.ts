@@ -91,11 +91,13 @@ export const endToEndSuite: Suite = {
     const count = ctx.quick ? 4000 : 100_000;
     const figures: Figure[] = [];
     const providers = Object.entries(PROVIDERS).filter(([name]) => ctx.providers.length === 0 || ctx.providers.includes(name));
-    // Each provider twice in the same run: everything on the main thread, then with the worker threads pipeline.workers: auto starts.
-    const modes: { workers: number | 'auto'; tag: string; label: string }[] = [
-      { workers: 0, tag: 'workers_0', label: 'no worker threads' },
-      { workers: 'auto', tag: 'workers_auto', label: `workers auto (${workerCount('auto')} here)` },
-    ];
+    // Each provider three times in the same run: everything on the main thread, 1 worker thread
+    // (what pipeline.workers: auto starts on 2 CPUs), 2 worker threads.
+    const modes: { workers: number; tag: string; label: string }[] = [0, 1, 2].map((n) => ({
+      workers: n,
+      tag: `workers_${n}`,
+      label: n === 0 ? 'no worker threads' : `${n} worker thread${n > 1 ? 's' : ''}${n === workerCount('auto') ? ' (auto here)' : ''}`,
+    }));
     for (const [name, factory] of providers) {
       for (const mode of modes) {
         const provider = await factory(count, Date.now() - 3_600_000, w.templates);

@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { startPubsubEmulator, type RunningPubsubEmulator } from '../../src/sources/gke-pubsub/emulator/index.js';
 import { BridgeProcess } from '../child.js';
 import { writeBridgeConfig } from '../bridge-config.js';
+import { workerCount } from '../../src/bridge.js';
 import { jsonCeiling, percentileFigure, perSecondFigure, type Figure, type Suite } from '../harness.js';
 import { gkeEntries } from '../providers.js';
 import { BenchReceiver, percentile, waitFor } from '../receiver.js';
@@ -44,7 +45,8 @@ export const gkePubsubSuite: Suite = {
   async run(ctx) {
     const w = await workload(ctx.quick);
     const figures: Figure[] = [];
-    figures.push(...(await throughput(ctx.quick ? 4000 : 100_000, w.ceiling.eventsPerSecond, (m) => ctx.log(m))));
+    // Without worker threads and with what pipeline.workers: auto starts here, in the same run.
+    for (const workers of [0, workerCount('auto')]) figures.push(...(await throughput(ctx.quick ? 4000 : 100_000, w.ceiling.eventsPerSecond, (m) => ctx.log(m), workers)));
     figures.push(...(await latency(ctx.quick ? 4 : 60, (m) => ctx.log(m), ctx.quick)));
     return figures;
   },
@@ -54,11 +56,13 @@ export const gkePubsubSuite: Suite = {
  * The backlog drained from the bridge ready (its server listening: the source opens its stream right
  * after) to the last event received, as the end-to-end suite counts (bench/suites/end-to-end.ts).
  */
-async function throughput(count: number, ceiling: number, log: (m: string) => void): Promise<Figure[]> {
+async function throughput(count: number, ceiling: number, log: (m: string) => void, workers: number): Promise<Figure[]> {
   const emulator = await startPubsubEmulator({ subscription: SUBSCRIPTION });
   const receiver = await new BenchReceiver().start();
   // Info level, for the line that says the server listens; the bridge logs nothing per batch at it.
-  const { file, dir } = writeBridgeConfig([source(emulator)], receiver.url, { log: { level: 'info' } });
+  const { file, dir } = writeBridgeConfig([source(emulator)], receiver.url, { log: { level: 'info' }, pipeline: { workers } });
+  const key = `gke_pubsub.end_to_end.workers_${workers}`;
+  const label = workers === 0 ? 'no worker threads' : `${workers} worker thread${workers > 1 ? 's' : ''} (auto here)`;
   try {
     publish(emulator, count, Date.now() - 3_600_000, 'tp');
     const texts = emulator.snapshot().slice(0, 5000).map((m) => m.data.toString('utf8'));
@@ -68,12 +72,12 @@ async function throughput(count: number, ceiling: number, log: (m: string) => vo
       const { seconds, bridgeCpuSeconds: cpuSeconds, peakRssMb: peak } = await timeDrain(bridge, receiver, count, 'gke-pubsub', log);
       await waitFor(() => emulator.stats().acked >= count, 60_000);
       const stats = emulator.stats();
-      log(`gke-pubsub: ${count} events in ${seconds.toFixed(1)} s from the bridge ready, bridge CPU ${((100 * cpuSeconds) / seconds).toFixed(0)}% of a core, peak RSS ${peak.toFixed(0)} MB; emulator: ${stats.delivered} deliveries, ${stats.redelivered} redelivered, ${stats.acked} acked`);
+      log(`gke-pubsub, ${label}: ${count} events in ${seconds.toFixed(1)} s from the bridge ready, bridge CPU ${((100 * cpuSeconds) / seconds).toFixed(0)}% of a core, peak RSS ${peak.toFixed(0)} MB; emulator: ${stats.delivered} deliveries, ${stats.redelivered} redelivered, ${stats.acked} acked`);
       log(`gke-pubsub: ceiling of these entries' own text (JSON.parse + stringify): ${Math.round(own.itemsPerSecond)} entries/s; the bridge ran at ${(count / seconds / own.itemsPerSecond).toFixed(2)}x of it`);
       return [
-        perSecondFigure({ key: 'gke_pubsub.end_to_end.events_per_s', label: 'end to end, gke-pubsub: emulator → client → bridge → webhook', unit: 'events/s' }, count, seconds, { label: CEILING_LABEL, value: ceiling }),
-        perSecondFigure({ key: 'gke_pubsub.end_to_end.bridge_cpu_share', label: '  bridge process CPU (1 = one core busy)', unit: 'cores' }, cpuSeconds, seconds),
-        { key: 'gke_pubsub.end_to_end.bridge_peak_rss_mb', label: '  bridge process peak RSS', value: peak, unit: 'MB' },
+        perSecondFigure({ key: `${key}.events_per_s`, label: `end to end, gke-pubsub, ${label}: emulator → client → bridge → webhook`, unit: 'events/s' }, count, seconds, { label: CEILING_LABEL, value: ceiling }),
+        perSecondFigure({ key: `${key}.bridge_cpu_share`, label: '  bridge process CPU, all its threads (1 = one core busy)', unit: 'cores' }, cpuSeconds, seconds),
+        { key: `${key}.bridge_peak_rss_mb`, label: '  bridge process peak RSS', value: peak, unit: 'MB' },
       ];
     } finally {
       await bridge.stop();

@@ -11,8 +11,8 @@ const pipelineSchema = z.strictObject({
   maxInFlightBatches: positiveInt('a whole number of batches, at least 1').default(4),
   /**
    * Worker threads that normalize, process, scrub and encode the records of the sources that hand
-   * them over (src/pipeline/prepare.ts): `auto` (one per CPU the process may use, a container's
-   * CPU limit included, at most 4; none on one CPU), a number, or 0 to do it all on the main thread.
+   * them over (src/pipeline/prepare.ts): `auto` (one per CPU the process may use beside the main
+   * thread's, a container's CPU limit included, at most 4; none on one CPU), a number, or 0 to do it all on the main thread.
    */
   workers: z
     .union([z.literal('auto'), z.number().int().min(0).max(64)], { error: 'auto, or a whole number of worker threads from 0 to 64' })

@@ -10,7 +10,7 @@ import type { AuditEvent, Reject } from '../event/event.js';
 import { goJSON } from '../event/encode.js';
 import { EncodedEvent } from '../event/encoded.js';
 import type { CompiledProcessing } from '../process/stages.js';
-import { applyPolicyToAll } from '../process/policy.js';
+import { applyPolicy } from '../process/policy.js';
 import { scrubEvent } from '../process/scrub.js';
 import { isReject } from '../event/event.js';
 import { dedupeKey } from './dedupe.js';
@@ -18,8 +18,24 @@ import type { Logger } from '../telemetry/logger.js';
 import type { ConverterRef, DeferredRecords } from './types.js';
 import type { WorkerPool } from './worker-pool.js';
 
-/** A converter's normalize (src/component/converter.ts): pure, never throws on bad input. */
-export type NormalizeRecord = (record: unknown, ref: string, context: Readonly<Record<string, string | undefined>>) => AuditEvent | Reject;
+/**
+ * A converter's normalize (src/component/converter.ts): pure, never throws on bad input. A record
+ * that holds several events (an Event Hubs message of diagnostic records) gives a list.
+ */
+export type NormalizeRecord = (
+  record: unknown,
+  ref: string,
+  context: Readonly<Record<string, string | undefined>>,
+) => AuditEvent | Reject | readonly (AuditEvent | Reject)[];
+
+/** Each event or reject of one record, with the record's index. */
+function eachResult(deferred: DeferredRecords, normalize: NormalizeRecord, visit: (result: AuditEvent | Reject, index: number) => void): void {
+  deferred.records.forEach((record, index) => {
+    const result = normalize(record, deferred.refs[index]!, deferred.context);
+    if (Array.isArray(result)) for (const one of result as readonly (AuditEvent | Reject)[]) visit(one, index);
+    else visit(result as AuditEvent | Reject, index);
+  });
+}
 
 /** Which encodings the sinks need: scrubbed for sinks that scrub, plain for those that do not. */
 export interface Variants {
@@ -33,12 +49,17 @@ export interface ProcessedText {
   keys: string[];
   auditIDs: string[];
   stageTimestamps: string[];
+  /** The index in the job of the record each kept event came from. */
+  recordIndexes: number[];
   /** goJSON of each kept event after the process stages and the scrubber; when variants.scrubbed. */
   scrubbed?: string[];
   /** goJSON of each kept event after the process stages only; when variants.plain. */
   plain?: string[];
-  /** Records the converter refused: their index in the job and why. */
-  rejects: { index: number; reason: string }[];
+  /**
+   * What the converter refused: the record's index in the job and why, and the reject's own ref and
+   * raw value where they are not the record's (a refused record inside a message).
+   */
+  rejects: { index: number; reason: string; ref?: string; raw?: unknown }[];
   /** Events a stage threw on, as normalized: the stage, the error, the event's text. */
   failures: { stage: string; reason: string; text: string }[];
   dropped: { policy: number; filter: number };
@@ -49,12 +70,13 @@ export interface ProcessedText {
 /** Deferred records made into events: what the runner takes in place of a source's events. */
 export type PreparedRecords =
   /** Normalized only (no workers): the runner's stages and sinks' scrubbers still run. */
-  | { kind: 'normalized'; events: AuditEvent[]; rejects: Reject[] }
+  | { kind: 'normalized'; events: AuditEvent[]; rejects: Reject[]; recordIndexes: number[] }
   /** Normalized, processed, scrubbed and encoded (by a worker): ready for the sinks. */
   | {
       kind: 'processed';
       keys: string[];
       stageTimestamps: string[];
+      recordIndexes: number[];
       scrubbed?: EncodedEvent[];
       plain?: EncodedEvent[];
       rejects: Reject[];
@@ -69,93 +91,86 @@ export interface RecordPreparer {
 }
 
 /** The converter over each record, on the calling thread. */
-export function normalizeRecords(deferred: DeferredRecords, normalize: NormalizeRecord): { events: AuditEvent[]; rejects: Reject[] } {
+export function normalizeRecords(deferred: DeferredRecords, normalize: NormalizeRecord): { events: AuditEvent[]; rejects: Reject[]; recordIndexes: number[] } {
   const events: AuditEvent[] = [];
   const rejects: Reject[] = [];
-  deferred.records.forEach((record, i) => {
-    const result = normalize(record, deferred.refs[i]!, deferred.context);
-    if (isReject(result)) rejects.push(result);
-    else events.push(result);
+  const recordIndexes: number[] = [];
+  eachResult(deferred, normalize, (result, index) => {
+    if (isReject(result)) {
+      rejects.push(result);
+    } else {
+      events.push(result);
+      recordIndexes.push(index);
+    }
   });
-  return { events, rejects };
+  return { events, rejects, recordIndexes };
 }
 
 /**
- * A worker's job: normalize, process, scrub and encode. Pure; a stage that throws on the batch is
- * run again event by event, so only the events it fails on are reported as failures.
+ * A worker's job: normalize, process, scrub and encode. Pure; an event a stage throws on is reported
+ * as a failure, with the stage and the error, and its neighbours go on.
  */
 export function processRecords(deferred: DeferredRecords, normalize: NormalizeRecord, processing: CompiledProcessing, variants: Variants): ProcessedText {
-  const out: ProcessedText = { keys: [], auditIDs: [], stageTimestamps: [], rejects: [], failures: [], dropped: { policy: 0, filter: 0 }, scrubbedCount: 0 };
+  const out: ProcessedText = { keys: [], auditIDs: [], stageTimestamps: [], recordIndexes: [], rejects: [], failures: [], dropped: { policy: 0, filter: 0 }, scrubbedCount: 0 };
   if (variants.scrubbed) out.scrubbed = [];
   if (variants.plain) out.plain = [];
-  const normalized: AuditEvent[] = [];
-  deferred.records.forEach((record, index) => {
-    const result = normalize(record, deferred.refs[index]!, deferred.context);
-    if (isReject(result)) out.rejects.push({ index, reason: result.reason });
-    else normalized.push(result);
+  const normalized: { event: AuditEvent; index: number }[] = [];
+  eachResult(deferred, normalize, (result, index) => {
+    if (isReject(result)) {
+      const own = {
+        ...(result.ref !== undefined && result.ref !== deferred.refs[index] ? { ref: result.ref } : {}),
+        ...(result.raw !== deferred.records[index] ? { raw: result.raw } : {}),
+      };
+      out.rejects.push({ index, reason: result.reason, ...own });
+    } else {
+      normalized.push({ event: result, index });
+    }
   });
   const { policy, filter } = processing;
   const scrubOptions = { secrets: true, paths: processing.scrubPaths };
-  const stages: [string, (events: AuditEvent[]) => AuditEvent[]][] = [];
-  if (policy) {
-    stages.push([
-      'process',
-      (events) => {
-        const kept = applyPolicyToAll(policy, events);
-        out.dropped.policy += kept.dropped;
-        let result = kept.events;
-        if (filter) {
-          const passed = result.filter(filter);
-          out.dropped.filter += result.length - passed.length;
-          result = passed;
+  // Event by event: the policy and the filters are per-event functions, so this is what the runner's
+  // batch stage does, and an event a stage throws on costs only itself.
+  for (const { event, index } of normalized) {
+    let kept = event;
+    try {
+      if (policy) {
+        const outcome = applyPolicy(policy, kept);
+        if (outcome.kind !== 'kept') {
+          out.dropped.policy++;
+          continue;
         }
-        return result;
-      },
-    ]);
-  } else if (filter) {
-    stages.push([
-      'process',
-      (events) => {
-        const passed = events.filter(filter);
-        out.dropped.filter += events.length - passed.length;
-        return passed;
-      },
-    ]);
-  }
-  let events = normalized;
-  for (const [stage, run] of stages) events = isolated(stage, events, run, out);
-  // Encoded per event so that one event that cannot be encoded (or scrubbed) costs only itself.
-  for (const event of events) {
+        kept = outcome.event;
+      }
+      if (filter && !filter(kept)) {
+        out.dropped.filter++;
+        continue;
+      }
+    } catch (err) {
+      out.failures.push({ stage: 'process', reason: stageError('process', err), text: safeText(kept) });
+      continue;
+    }
     let scrubbedText: string | undefined;
     let plainText: string | undefined;
     try {
       if (variants.scrubbed) {
-        const clean = scrubEvent(event, scrubOptions);
-        if (clean !== event) out.scrubbedCount++;
+        const clean = scrubEvent(kept, scrubOptions);
+        if (clean !== kept) out.scrubbedCount++;
         scrubbedText = goJSON(clean);
       }
-      if (variants.plain) plainText = goJSON(event);
+      if (variants.plain) plainText = goJSON(kept);
     } catch (err) {
-      out.failures.push({ stage: variants.scrubbed ? 'scrub' : 'encode', reason: stageError(variants.scrubbed ? 'scrub' : 'encode', err), text: safeText(event) });
+      const stage = variants.scrubbed ? 'scrub' : 'encode';
+      out.failures.push({ stage, reason: stageError(stage, err), text: safeText(kept) });
       continue;
     }
-    out.keys.push(dedupeKey(event));
-    out.auditIDs.push(event.auditID);
-    out.stageTimestamps.push(event.stageTimestamp);
+    out.keys.push(dedupeKey(kept));
+    out.auditIDs.push(kept.auditID);
+    out.stageTimestamps.push(kept.stageTimestamp);
+    out.recordIndexes.push(index);
     if (scrubbedText !== undefined) out.scrubbed!.push(scrubbedText);
     if (plainText !== undefined) out.plain!.push(plainText);
   }
   return out;
-}
-
-function isolated(stage: string, events: AuditEvent[], run: (events: AuditEvent[]) => AuditEvent[], out: ProcessedText): AuditEvent[] {
-  try {
-    return run(events);
-  } catch (err) {
-    if (events.length > 1) return events.flatMap((event) => isolated(stage, [event], run, out));
-    out.failures.push({ stage, reason: stageError(stage, err), text: safeText(events[0]!) });
-    return [];
-  }
 }
 
 function stageError(stage: string, err: unknown): string {
@@ -180,7 +195,8 @@ export function fromProcessedText(deferred: DeferredRecords, text: ProcessedText
     stageTimestamps: text.stageTimestamps,
     ...optional('scrubbed', parse(text.scrubbed)),
     ...optional('plain', parse(text.plain)),
-    rejects: text.rejects.map(({ index, reason }) => ({ reason, raw: deferred.records[index], ref: deferred.refs[index]! })),
+    recordIndexes: text.recordIndexes,
+    rejects: text.rejects.map(({ index, reason, ref, raw }) => ({ reason, raw: raw === undefined ? deferred.records[index] : raw, ref: ref ?? deferred.refs[index]! })),
     failures: text.failures.map(({ stage, reason, text: t }) => ({ stage, reason, event: JSON.parse(t) as AuditEvent })),
     dropped: text.dropped,
     scrubbedCount: text.scrubbedCount,
@@ -256,9 +272,39 @@ export interface PrepareJob {
 
 /** Records per worker job: a page of 10,000 is spread over the workers rather than left to one. */
 export const RECORDS_PER_JOB = 1000;
+/** Text per worker job, about: a job of a thousand 256 KB records would need a heap of gigabytes. */
+export const CHARS_PER_JOB = 4 * 1024 * 1024;
+
+/** A record's text, about: its own length if a string, else that of its string fields (a log event's message). */
+function approximateChars(record: unknown): number {
+  if (typeof record === 'string') return record.length;
+  let n = 0;
+  if (record !== null && typeof record === 'object') for (const value of Object.values(record)) if (typeof value === 'string') n += value.length;
+  return n;
+}
+
+/** Consecutive slices of the batch, each at most `maxRecords` records and, past its first record, `maxChars` of text. */
+export function splitJobs(deferred: DeferredRecords, maxRecords: number, maxChars: number): DeferredRecords[] {
+  const jobs: DeferredRecords[] = [];
+  let start = 0;
+  let chars = 0;
+  const cut = (end: number): void => {
+    jobs.push({ ...deferred, records: deferred.records.slice(start, end), refs: deferred.refs.slice(start, end) });
+    start = end;
+    chars = 0;
+  };
+  deferred.records.forEach((record, i) => {
+    const size = approximateChars(record);
+    if (i > start && (i - start >= maxRecords || chars + size > maxChars)) cut(i);
+    chars += size;
+  });
+  if (start < deferred.records.length) cut(deferred.records.length);
+  return jobs;
+}
 
 /**
- * Hands each batch of records to the worker pool, in jobs of RECORDS_PER_JOB, and puts the answers
+ * Hands each batch of records to the worker pool, in jobs of RECORDS_PER_JOB records and about
+ * CHARS_PER_JOB of text at most, and puts the answers
  * back together in record order. A job that fails (its worker died, or threw outside the per-event
  * isolation) is done on this thread instead, so records are never lost to a worker; the failure is
  * logged.
@@ -269,15 +315,11 @@ export class PooledPreparer implements RecordPreparer {
     /** What the workers were given, for doing a failed job here. */
     private readonly fallback: { processing: CompiledProcessing; variants: Variants },
     private readonly logger: Logger,
-    private readonly recordsPerJob = RECORDS_PER_JOB,
+    private readonly limits = { records: RECORDS_PER_JOB, chars: CHARS_PER_JOB },
   ) {}
 
   async prepare(deferred: DeferredRecords): Promise<PreparedRecords> {
-    const jobs: DeferredRecords[] = [];
-    for (let start = 0; start < deferred.records.length; start += this.recordsPerJob) {
-      const end = start + this.recordsPerJob;
-      jobs.push({ ...deferred, records: deferred.records.slice(start, end), refs: deferred.refs.slice(start, end) });
-    }
+    const jobs = splitJobs(deferred, this.limits.records, this.limits.chars);
     const answers = await Promise.all(jobs.map((job) => this.runJob(job)));
     return fromProcessedText(deferred, mergeProcessed(answers, jobs.map((j) => j.records.length)));
   }
@@ -297,9 +339,9 @@ export class PooledPreparer implements RecordPreparer {
   }
 }
 
-/** Answers of consecutive jobs as one, reject indexes counted from the first job's first record. */
+/** Answers of consecutive jobs as one, record indexes counted from the first job's first record. */
 export function mergeProcessed(parts: readonly ProcessedText[], sizes: readonly number[]): ProcessedText {
-  const out: ProcessedText = { keys: [], auditIDs: [], stageTimestamps: [], rejects: [], failures: [], dropped: { policy: 0, filter: 0 }, scrubbedCount: 0 };
+  const out: ProcessedText = { keys: [], auditIDs: [], stageTimestamps: [], recordIndexes: [], rejects: [], failures: [], dropped: { policy: 0, filter: 0 }, scrubbedCount: 0 };
   let offset = 0;
   parts.forEach((part, i) => {
     out.keys.push(...part.keys);
@@ -307,7 +349,8 @@ export function mergeProcessed(parts: readonly ProcessedText[], sizes: readonly 
     out.stageTimestamps.push(...part.stageTimestamps);
     if (part.scrubbed) (out.scrubbed ??= []).push(...part.scrubbed);
     if (part.plain) (out.plain ??= []).push(...part.plain);
-    out.rejects.push(...part.rejects.map((r) => ({ index: r.index + offset, reason: r.reason })));
+    out.recordIndexes.push(...part.recordIndexes.map((i) => i + offset));
+    out.rejects.push(...part.rejects.map((r) => ({ ...r, index: r.index + offset })));
     out.failures.push(...part.failures);
     out.dropped.policy += part.dropped.policy;
     out.dropped.filter += part.dropped.filter;

@@ -105,9 +105,10 @@ export class SourceRunner {
   private readonly log: LogThrottle;
   private readonly targets: readonly SinkEntry[];
   /**
-   * Settles when the newest batch taken has been admitted to the dedupe window. Batches are
-   * prepared in parallel (in worker threads) but admitted in the order they were taken, so which
-   * batch delivers an event seen twice does not depend on which worker finished first.
+   * Settles when the newest batch taken has been admitted to the dedupe window and its sink writes
+   * started. Batches are prepared in parallel (in worker threads) but admitted and written in the
+   * order they were taken, so which batch delivers an event seen twice, and the order events reach
+   * a sink in, do not depend on which worker finished first.
    */
   private admissions: Promise<void> = Promise.resolve();
   /** When each undelivered batch was taken, and which sinks it still waits for: what /readyz reports of a stall. */
@@ -263,22 +264,25 @@ export class SourceRunner {
 
     try {
       let admitted: Admitted;
+      const work: Promise<unknown>[] = [];
+      // The turn is held until this batch's writes are under way, so that sinks get batches in the
+      // order they were taken even when a later one was prepared first.
       try {
         await turn.previous;
         const prepared = turn.preparing === undefined ? undefined : await turn.preparing;
+        if (prepared) this.observeIngestionLag(prepared, batch.deferred?.ingestedMs);
         // The records are events now (rejects keep their own): let them go while the batch is delivered.
         delete batch.deferred;
         admitted = this.admit(batch, prepared, state);
+        const send = await this.processed(admitted);
+        waiting.delete('process');
+        for (const entry of this.targets) {
+          waiting.add(entry.target.name);
+          work.push(send(entry).then(() => waiting.delete(entry.target.name)));
+        }
       } finally {
         turn.admitted();
       }
-      const send = await this.processed(admitted);
-      waiting.delete('process');
-      const work: Promise<unknown>[] = this.targets.map(async (entry) => {
-        waiting.add(entry.target.name);
-        await send(entry);
-        waiting.delete(entry.target.name);
-      });
       if (admitted.rejects.length > 0) {
         waiting.add('dead-letter');
         work.push(this.deadLetterRejects(admitted.rejects).then(() => waiting.delete('dead-letter')));
@@ -309,6 +313,17 @@ export class SourceRunner {
       this.pending.delete(seq);
       state.markSettled();
     }
+  }
+
+  /** For deferred records whose ingestion times the source gave: how long each event took to reach the provider's log. */
+  private observeIngestionLag(prepared: PreparedRecords, ingestedMs: readonly number[] | undefined): void {
+    if (!ingestedMs) return;
+    const histogram = this.deps.metrics.ingestionLag;
+    const stamps = prepared.kind === 'processed' ? prepared.stageTimestamps : prepared.events.map((e) => e.stageTimestamp);
+    prepared.recordIndexes.forEach((record, i) => {
+      const lagMs = ingestedMs[record]! - Date.parse(stamps[i]!);
+      if (Number.isFinite(lagMs)) histogram.observe({ source: this.name }, Math.max(0, lagMs) / 1000);
+    });
   }
 
   /** Claims the batch's events in the dedupe window; what is new goes on. */

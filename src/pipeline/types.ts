@@ -47,6 +47,11 @@ export interface DeferredRecords {
   records: unknown[];
   /** Each record's place in the source, for messages and the dead-letter file. */
   refs: string[];
+  /**
+   * When the provider took in each record (epoch ms), where the source knows: the runner observes
+   * ingestion_lag_seconds from it and each event's stageTimestamp, as a source that normalizes does.
+   */
+  ingestedMs?: number[];
 }
 
 export type BatchOutcome = { delivered: true } | { delivered: false; reason: string };

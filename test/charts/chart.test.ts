@@ -390,7 +390,7 @@ describe('Helm chart charts/kube-audit-bridge', () => {
       expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
       expect(container.resources?.limits?.memory).toBeDefined();
       // Node's heap would otherwise grow toward the memory limit before collecting.
-      expect(container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe('--max-old-space-size=256');
+      expect(container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe('--max-old-space-size=256 --max-semi-space-size=8');
 
       // Writable: only the data volume (a claim rendered beside it) and /tmp; everything else read-only.
       const volume = (name: string) => pod.volumes?.find((v) => v.name === name);
@@ -490,8 +490,10 @@ describe('Helm chart charts/kube-audit-bridge', () => {
 
   it('caps the Node heap by default and leaves it to Node with heapLimitMiB null', async () => {
     const capped = podOf(await renderWith(['--set', 'heapLimitMiB=192'])).container;
-    expect(capped.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe('--max-old-space-size=192');
-    const uncapped = podOf(await renderWith(['--set', 'heapLimitMiB=null'])).container;
+    expect(capped.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe('--max-old-space-size=192 --max-semi-space-size=8');
+    const oldOnly = podOf(await renderWith(['--set', 'semiSpaceMiB=null'])).container;
+    expect(oldOnly.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe('--max-old-space-size=256');
+    const uncapped = podOf(await renderWith(['--set', 'heapLimitMiB=null', '--set', 'semiSpaceMiB=null'])).container;
     expect(uncapped.env?.some((e) => e.name === 'NODE_OPTIONS') ?? false).toBe(false);
   });
 

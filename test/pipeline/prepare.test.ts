@@ -12,6 +12,7 @@ import {
   loadNormalizer,
   mergeProcessed,
   PooledPreparer,
+  splitJobs,
   prepareWorkerScript,
   processRecords,
   fromWire,
@@ -145,6 +146,30 @@ describe('the wire form of an answer', () => {
   });
 });
 
+describe('splitJobs', () => {
+  const batch = (sizes: number[]): DeferredRecords => ({
+    converter: EKS_CONVERTER,
+    context: {},
+    records: sizes.map((n, i) => ({ message: 'x'.repeat(n), eventId: String(i) })),
+    refs: sizes.map((_, i) => `r${i}`),
+  });
+  const shape = (jobs: DeferredRecords[]): string[][] => jobs.map((j) => j.refs);
+
+  it('cuts by record count and by text, keeps order, and never leaves a record behind', () => {
+    expect(shape(splitJobs(batch([1, 1, 1, 1, 1]), 2, 1000))).toEqual([['r0', 'r1'], ['r2', 'r3'], ['r4']]);
+    expect(shape(splitJobs(batch([400, 400, 400, 100, 900]), 10, 1000))).toEqual([['r0', 'r1'], ['r2', 'r3'], ['r4']]);
+  });
+
+  it('gives a record larger than the text bound a job of its own', () => {
+    expect(shape(splitJobs(batch([10, 5000, 10]), 10, 1000))).toEqual([['r0'], ['r1'], ['r2']]);
+  });
+
+  it('counts a string record by its length', () => {
+    const strings: DeferredRecords = { converter: EKS_CONVERTER, context: {}, records: ['aaaa', 'bbbb', 'cc'], refs: ['a', 'b', 'c'] };
+    expect(shape(splitJobs(strings, 10, 8))).toEqual([['a', 'b'], ['c']]);
+  });
+});
+
 describe('mergeProcessed', () => {
   it('counts reject indexes from the first record of the first part', () => {
     const normalize = eksConverter.normalize.bind(eksConverter);
@@ -168,7 +193,7 @@ describe('PooledPreparer (worker threads)', () => {
     pools.push(pool);
     const { logger } = captureLogger();
     const p = processing({ policy: POLICY });
-    const preparer = new PooledPreparer(pool, { processing: p, variants: data.variants }, logger, 400);
+    const preparer = new PooledPreparer(pool, { processing: p, variants: data.variants }, logger, { records: 400, chars: 4 << 20 });
     const d = deferred(2500, [5, 1500, 2499]);
     const prepared = await preparer.prepare(d);
     if (prepared.kind !== 'processed') throw new Error('expected processed records');
@@ -190,7 +215,7 @@ describe('PooledPreparer (worker threads)', () => {
     pools.push(pool);
     const { logger, lines } = captureLogger();
     const p = processing({ policy: POLICY });
-    const preparer = new PooledPreparer(pool, { processing: p, variants: data.variants }, logger, 100);
+    const preparer = new PooledPreparer(pool, { processing: p, variants: data.variants }, logger, { records: 100, chars: 4 << 20 });
     const d = deferred(250, [17]);
     const prepared = await preparer.prepare(d);
     if (prepared.kind !== 'processed') throw new Error('expected processed records');

@@ -22,9 +22,10 @@ describe('usable CPUs and pipeline.workers: auto', () => {
     expect(usableCpus(join(dir, 'absent'))).toBe(cpus);
   });
 
-  it('auto is one worker per CPU, at most 4, and none on one CPU; a number is taken as it is', () => {
+  it('auto is one worker per CPU beside the main thread, at most 4, and none on one CPU; a number is taken as it is', () => {
     expect(workerCount('auto', 1)).toBe(0);
-    expect(workerCount('auto', 2)).toBe(2);
+    expect(workerCount('auto', 2)).toBe(1);
+    expect(workerCount('auto', 3)).toBe(2);
     expect(workerCount('auto', 64)).toBe(4);
     expect(workerCount(0, 8)).toBe(0);
     expect(workerCount(6, 2)).toBe(6);

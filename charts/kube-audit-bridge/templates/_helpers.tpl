@@ -156,9 +156,12 @@ chart's token on the webhook sources that have no authentication of their own) s
 
 {{/* The container environment: cloud credentials from Secrets, then the user's env. */}}
 {{- define "kab.env" -}}
-{{- with .Values.heapLimitMiB }}
+{{- $node := list -}}
+{{- with .Values.heapLimitMiB }}{{ $node = append $node (printf "--max-old-space-size=%d" (int .)) }}{{ end -}}
+{{- with .Values.semiSpaceMiB }}{{ $node = append $node (printf "--max-semi-space-size=%d" (int .)) }}{{ end -}}
+{{- if $node }}
 - name: NODE_OPTIONS
-  value: {{ printf "--max-old-space-size=%d" (int .) | quote }}
+  value: {{ join " " $node | quote }}
 {{- end }}
 {{- with .Values.gcp.keySecret.name }}
 - name: GOOGLE_APPLICATION_CREDENTIALS

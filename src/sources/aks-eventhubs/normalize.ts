@@ -88,3 +88,29 @@ function describeShape(value: unknown): string {
 function reject(reason: string, raw: unknown, ref: string | undefined): Reject {
   return ref === undefined ? { reason, raw } : { reason, raw, ref };
 }
+
+/** A message's place, for rejects and the dead-letter file: what the Event Hubs tools show. */
+export function messageRef(partitionId: string, sequenceNumber: number): string {
+  return `partition ${partitionId}, sequence number ${sequenceNumber}`;
+}
+
+/** A message body as text for a worker thread; a body the SDK already decoded goes back to JSON. */
+export function bodyText(body: unknown): unknown {
+  if (typeof body === 'string') return body;
+  if (Buffer.isBuffer(body) || body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  return JSON.stringify(body) ?? null;
+}
+
+/**
+ * How the runner's worker threads normalize a message (SourceBatch.deferred): one message, many
+ * records, so a list of events and rejects.
+ */
+export const messageConverter = {
+  normalize(record: unknown, ref: string, context: Readonly<Record<string, string | undefined>>): (AuditEvent | Reject)[] {
+    const out = normalizeMessage(record, context.cluster ? { cluster: context.cluster } : {}, ref);
+    return [...out.events, ...out.rejects];
+  },
+};
+
+/** messageConverter by reference. */
+export const MESSAGE_CONVERTER = { module: 'sources/aks-eventhubs/normalize.js', export: 'messageConverter' } as const;

@@ -18,13 +18,13 @@ import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { ContainerClient } from '@azure/storage-blob';
 import type { TokenCredential } from '@azure/identity';
 import type { SourceContext } from '../../component/source.js';
-import type { Cursor, Source, SourceBatch } from '../../pipeline/types.js';
+import type { Cursor, DeferredRecords, Source, SourceBatch } from '../../pipeline/types.js';
 import { LogThrottle } from '../../telemetry/log-throttle.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { createCredential } from '../aks/credential.js';
 import type { AksContext } from '../aks/normalize.js';
 import { DEFAULT_EVENT_HUB, type AksEventHubsSourceConfig, type CheckpointStoreConfig } from './config.js';
-import { normalizeMessage, type MessageOutcome } from './normalize.js';
+import { bodyText, MESSAGE_CONVERTER, messageRef, normalizeMessage, type MessageOutcome } from './normalize.js';
 import { cursorOf, eventPositionAfter, FROM_START, parseCursor, PartitionCheckpointer, type CheckpointEntry, type Position } from './positions.js';
 
 /** closedReason of partitions closed by a resubscription of this source. */
@@ -78,7 +78,8 @@ interface Taken {
 interface Queued {
   partitionId: string;
   state: PartitionState;
-  outcome: MessageOutcome;
+  /** Normalized here, or (with worker threads) the message texts for the runner's workers. */
+  outcome: MessageOutcome | DeferredRecords;
   last: Position;
   resolve: (result: Taken) => void;
 }
@@ -412,16 +413,7 @@ class Stream {
     state.caughtUp = false;
     state.lastError = undefined;
     this.lastNewAt = now;
-    const outcome: MessageOutcome = { events: [], rejects: [], records: 0 };
-    for (const event of events) {
-      const before = outcome.events.length;
-      normalizeMessage(event.body, this.normalizeCtx, `partition ${context.partitionId}, sequence number ${event.sequenceNumber}`, outcome);
-      const first = outcome.events[before];
-      if (first) {
-        const lag = (event.enqueuedTimeUtc.getTime() - Date.parse(first.stageTimestamp)) / 1000;
-        if (Number.isFinite(lag)) this.ctx.metrics.ingestionLag.observe({ source: this.name }, Math.max(0, lag));
-      }
-    }
+    const outcome = this.ctx.deferNormalization ? this.defer(events, context.partitionId) : this.normalize(events, context.partitionId);
     const lastEvent = events[events.length - 1]!;
     const last: Position = { sequenceNumber: lastEvent.sequenceNumber, offset: lastEvent.offset };
     state.waiting = true;
@@ -534,8 +526,40 @@ class Stream {
     }
   }
 
+  /** The messages' records normalized on this thread, with the ingestion lag of each message's first event. */
+  private normalize(events: ReceivedEventData[], partitionId: string): MessageOutcome {
+    const outcome: MessageOutcome = { events: [], rejects: [], records: 0 };
+    for (const event of events) {
+      const before = outcome.events.length;
+      normalizeMessage(event.body, this.normalizeCtx, messageRef(partitionId, event.sequenceNumber), outcome);
+      const first = outcome.events[before];
+      if (first) {
+        const lag = (event.enqueuedTimeUtc.getTime() - Date.parse(first.stageTimestamp)) / 1000;
+        if (Number.isFinite(lag)) this.ctx.metrics.ingestionLag.observe({ source: this.name }, Math.max(0, lag));
+      }
+    }
+    return outcome;
+  }
+
+  /**
+   * The messages for the runner's worker threads (SourceBatch.deferred): each body as text (a Buffer
+   * would take its whole backing store across), with when the hub took it in.
+   */
+  private defer(events: ReceivedEventData[], partitionId: string): DeferredRecords {
+    return {
+      converter: MESSAGE_CONVERTER,
+      context: this.normalizeCtx.cluster ? { cluster: this.normalizeCtx.cluster } : {},
+      records: events.map((e) => bodyText(e.body)),
+      refs: events.map((e) => messageRef(partitionId, e.sequenceNumber)),
+      ingestedMs: events.map((e) => e.enqueuedTimeUtc.getTime()),
+    };
+  }
+
   private take(item: Queued): SourceBatch {
-    const batch: SourceBatch = { source: this.name, events: item.outcome.events, rejects: item.outcome.rejects };
+    const batch: SourceBatch =
+      'converter' in item.outcome
+        ? { source: this.name, events: [], rejects: [], deferred: item.outcome }
+        : { source: this.name, events: item.outcome.events, rejects: item.outcome.rejects };
     const checkpointer = item.state.checkpointer;
     if (this.blob && checkpointer) {
       const entry: CheckpointEntry = checkpointer.add(item.last);

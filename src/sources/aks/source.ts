@@ -42,7 +42,7 @@ export class AksSource implements Source {
     });
     const rate = config.requestsPer30s;
     const bucket = ctx.quotas.bucket(`aks:${identityKey(config.credential)}`, rate, rate / 30);
-    this.poller = new AksPoller(config, { client, bucket, metrics: ctx.metrics, logger: ctx.logger, clock: ctx.clock });
+    this.poller = new AksPoller(config, { client, bucket, metrics: ctx.metrics, logger: ctx.logger, clock: ctx.clock, defer: ctx.deferNormalization });
   }
 
   batches(from: Cursor | undefined, signal: AbortSignal): AsyncIterable<SourceBatch> {

@@ -69,8 +69,11 @@ export abstract class OverlapWindowPoller<R> implements WindowPoller<Cursor> {
   /** Undefined for a record that has no usable position or key: it is handed on every time it is read. */
   protected abstract identify(record: R, window: Window): RecordId | undefined;
   protected abstract convert(record: R, id: RecordId | undefined): AuditEvent | Reject;
-  /** With settings.deferTo: the record as plain data and its ref, as `convert` would name it. */
-  protected defer?(record: R, id: RecordId | undefined): { record: unknown; ref: string };
+  /**
+   * With settings.deferTo: the record as plain data and its ref, as `convert` would name it, and
+   * when the provider took it in (epoch ms) if the source observes ingestion lag from events.
+   */
+  protected defer?(record: R, id: RecordId | undefined): { record: unknown; ref: string; ingestedMs?: number };
   abstract classify(err: unknown): ApiFailure;
 
   initialCursor(startMs: number): Cursor {
@@ -112,6 +115,7 @@ export abstract class OverlapWindowPoller<R> implements WindowPoller<Cursor> {
           const handed = defer!(record, id);
           deferred.records.push(handed.record);
           deferred.refs.push(handed.ref);
+          if (handed.ingestedMs !== undefined) (deferred.ingestedMs ??= []).push(handed.ingestedMs);
           // Counted before normalizing: a late record that turns out malformed counts too.
           if (id && id.position < watermark) late++;
           continue;
