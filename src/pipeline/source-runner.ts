@@ -207,7 +207,13 @@ export class SourceRunner {
           this.slots.release();
           return true;
         }
-        this.take(next.value);
+        try {
+          this.take(next.value);
+        } catch (err) {
+          // A batch the runner cannot take (a source that breaks its contract) must not keep its slot.
+          this.slots.release();
+          throw err;
+        }
       }
     } finally {
       await iterator.return?.().catch(() => undefined);

@@ -202,6 +202,27 @@ describe('pipeline: backpressure', () => {
   });
 });
 
+describe('pipeline: a batch the runner cannot take', () => {
+  it('costs the source a restart, not its in-flight slot: it is asked again', async () => {
+    // Deferred records with no preparer: a wiring bug the runner refuses, as it would any broken batch.
+    let asked = 0;
+    const broken: Source = {
+      name: 'broken',
+      async *batches() {
+        asked++;
+        yield { source: 'broken', events: [], rejects: [], deferred: { converter: { module: 'sources/eks/normalize.js', export: 'eksConverter' }, context: {}, records: [{}], refs: ['r'] } };
+      },
+    };
+    const dir = await tempDir();
+    const { pipeline } = await buildPipeline(dir, [broken], [new RecordingSink()], { maxInFlightBatches: 1 });
+    const run = pipeline.run();
+    // With the slot kept by the first refusal, the restarted source would wait for it for ever.
+    await eventually(() => asked >= 2, 10_000, 'the source asked again after the refusal');
+    await pipeline.stop();
+    await run;
+  });
+});
+
 describe('pipeline: restart and dedupe', () => {
   it('resumes from the checkpoint after a stop with nothing lost, and the dedupe window survives the restart', async () => {
     const dir = await tempDir();
