@@ -4,8 +4,8 @@
 // clone of an event costs about what parsing its text does, so handing objects back would move
 // no work off the main thread). Sinks that send text take it as it is (Sink.writeEncoded); for the
 // others the main thread parses each text once, and the text stays that event's encoding
-// (src/event/encoded.ts), so no sink encodes it again. Without workers the source's converter runs here, on the main thread, and
-// the runner's own stages follow as for any batch.
+// (src/event/encoded.ts), so no sink encodes it again. Without workers the source's converter runs
+// here, on the main thread, and the runner's own stages follow as for any batch.
 import type { AuditEvent, Reject } from '../event/event.js';
 import { goJSON } from '../event/encode.js';
 import { EncodedEvent } from '../event/encoded.js';
@@ -173,7 +173,8 @@ export function processRecords(deferred: DeferredRecords, normalize: NormalizeRe
   return out;
 }
 
-function stageError(stage: string, err: unknown): string {
+/** Why an event was dead-lettered by a stage that threw on it; the runner's own stages say it the same way. */
+export function stageError(stage: string, err: unknown): string {
   return `processing stage ${stage} failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
 }
 
@@ -288,24 +289,23 @@ export function splitJobs(deferred: DeferredRecords, maxRecords: number, maxChar
   const jobs: DeferredRecords[] = [];
   let start = 0;
   let chars = 0;
-  const cut = (end: number): void => {
+  const endJob = (end: number): void => {
     jobs.push({ ...deferred, records: deferred.records.slice(start, end), refs: deferred.refs.slice(start, end) });
     start = end;
     chars = 0;
   };
   deferred.records.forEach((record, i) => {
     const size = approximateChars(record);
-    if (i > start && (i - start >= maxRecords || chars + size > maxChars)) cut(i);
+    if (i > start && (i - start >= maxRecords || chars + size > maxChars)) endJob(i);
     chars += size;
   });
-  if (start < deferred.records.length) cut(deferred.records.length);
+  if (start < deferred.records.length) endJob(deferred.records.length);
   return jobs;
 }
 
 /**
  * Hands each batch of records to the worker pool, in jobs of RECORDS_PER_JOB records and about
- * CHARS_PER_JOB of text at most, and puts the answers
- * back together in record order. A job that fails (its worker died, or threw outside the per-event
+ * CHARS_PER_JOB of text at most, and puts the answers back together in record order. A job that fails (its worker died, or threw outside the per-event
  * isolation) is done on this thread instead, so records are never lost to a worker; the failure is
  * logged.
  */

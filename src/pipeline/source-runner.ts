@@ -14,7 +14,7 @@ import { deliver, encodedSinkTarget, persist, sinkTarget, type DeliveryContext, 
 import type { EncodedEvent } from '../event/encoded.js';
 import type { Health } from './health.js';
 import type { CursorReporter } from './status.js';
-import type { PreparedRecords, RecordPreparer } from './prepare.js';
+import { stageError, type PreparedRecords, type RecordPreparer } from './prepare.js';
 import type { Sink, Source, SourceBatch } from './types.js';
 
 /** A sink as the pipeline drives it: with the per-sink stage (scrubbing) applied before writing. */
@@ -433,7 +433,7 @@ export class SourceRunner {
         for (const event of events) out.push(...(await this.isolated(stage, [event], run)));
         return out;
       }
-      await this.stageFailed(stage, events, `processing stage ${stage} failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+      await this.stageFailed(stage, events, stageError(stage, err));
       return [];
     }
   }

@@ -26,7 +26,7 @@ import { WorkerPool } from '../../src/pipeline/worker-pool.js';
 import { eksConverter } from '../../src/sources/eks/normalize.js';
 import { EKS_CONVERTER } from '../../src/sources/eks/poller.js';
 import { captureLogger } from '../helpers/webhook.js';
-import { sampleRecords } from '../sources/eks/helpers.js';
+import { asSecretCreate, sampleEvents } from '../sources/eks/helpers.js';
 
 const POLICY = new URL('../../config/audit-policy.yaml', import.meta.url).pathname;
 const SECRET_VALUE = 'c3VwZXJzZWNyZXQ=';
@@ -45,20 +45,8 @@ function processing(config: Record<string, unknown>): CompiledProcessing {
 
 /** `count` FilterLogEvents records from the samples, each its own auditID; every 7th a Secret create; `bad` indexes malformed. */
 function deferred(count: number, bad: readonly number[] = []): DeferredRecords {
-  const messages = sampleRecords()
-    .map((r) => r.message)
-    .filter((m) => !m.endsWith('[Truncated...]'));
-  const records = Array.from({ length: count }, (_, i) => {
-    const event = JSON.parse(messages[i % messages.length]!) as AuditEvent;
-    event.auditID = `prep-${i}`;
-    if (i % 7 === 0) {
-      Object.assign(event, {
-        level: 'RequestResponse',
-        verb: 'create',
-        objectRef: { resource: 'secrets', namespace: 'default', name: `s-${i}`, apiVersion: 'v1' },
-        requestObject: { kind: 'Secret', apiVersion: 'v1', metadata: { name: `s-${i}` }, data: { password: SECRET_VALUE } },
-      });
-    }
+  const records = sampleEvents(count, 'prep').map((event, i) => {
+    if (i % 7 === 0) asSecretCreate(event, 'default', `s-${i}`, SECRET_VALUE);
     const message = bad.includes(i) ? '{"kind":"Event",' : JSON.stringify(event);
     return { logStreamName: 'kube-apiserver-audit-1', timestamp: 1_700_000_000_000 + i, message, eventId: String(i) };
   });

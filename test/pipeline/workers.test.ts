@@ -8,7 +8,6 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Bridge } from '../../src/bridge.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { AuditEvent } from '../../src/event/event.js';
 import { AksEmulator } from '../../src/sources/aks/emulator/server.js';
 import { startEventHubsEmulator } from '../../src/sources/aks-eventhubs/emulator/index.js';
 import { EksEmulator, type EmulatorRecord } from '../../src/sources/eks/emulator/server.js';
@@ -16,7 +15,7 @@ import { SAMPLES_DIR } from '../../src/component/samples.js';
 import { tempDir } from '../helpers/fs.js';
 import { TestReceiver } from '../helpers/http-receiver.js';
 import { captureLogger } from '../helpers/webhook.js';
-import { sampleRecords } from '../sources/eks/helpers.js';
+import { asSecretCreate, sampleEvents } from '../sources/eks/helpers.js';
 
 const GROUP = '/aws/eks/demo-eks/cluster';
 const HUB = 'insights-logs-kube-audit';
@@ -40,20 +39,8 @@ afterEach(async () => {
 
 /** 600 audit event texts: the samples with their own auditIDs, Secret creates, pod execs, and four malformed. */
 function eventTexts(): string[] {
-  const messages = sampleRecords()
-    .map((r) => r.message)
-    .filter((m) => !m.endsWith('[Truncated...]'));
-  return Array.from({ length: 600 }, (_, i) => {
-    const event = JSON.parse(messages[i % messages.length]!) as AuditEvent;
-    event.auditID = `w-${i}`;
-    if (i % 9 === 0) {
-      Object.assign(event, {
-        level: 'RequestResponse',
-        verb: 'create',
-        objectRef: { resource: 'secrets', namespace: 'prod', name: `db-${i}`, apiVersion: 'v1' },
-        requestObject: { kind: 'Secret', apiVersion: 'v1', metadata: { name: `db-${i}` }, data: { password: SECRET_VALUE } },
-      });
-    }
+  return sampleEvents(600, 'w').map((event, i) => {
+    if (i % 9 === 0) asSecretCreate(event, 'prod', `db-${i}`, SECRET_VALUE);
     if (i % 11 === 0) Object.assign(event, { verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'prod', name: `web-${i}`, apiVersion: 'v1' } });
     return i % 150 === 77 ? `{"kind":"Event","auditID":"broken-${i}"` : JSON.stringify(event);
   });

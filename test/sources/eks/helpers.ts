@@ -26,6 +26,24 @@ export function sampleRecords(): SampleRecord[] {
   return (JSON.parse(readFileSync(`${testdata('eks')}filterlogevents-records.json`, 'utf8')) as { events: SampleRecord[] }).events;
 }
 
+/** `count` Events from the sample messages (the truncated one left out), each with its own auditID `<prefix>-<i>`. */
+export function sampleEvents(count: number, prefix: string): AuditEvent[] {
+  const messages = sampleRecords()
+    .map((r) => r.message)
+    .filter((m) => !m.endsWith('[Truncated...]'));
+  return Array.from({ length: count }, (_, i) => ({ ...(JSON.parse(messages[i % messages.length]!) as AuditEvent), auditID: `${prefix}-${i}` }));
+}
+
+/** Makes `event` the creation of a Secret whose data holds `value`, at RequestResponse level. */
+export function asSecretCreate(event: AuditEvent, namespace: string, name: string, value: string): AuditEvent {
+  return Object.assign(event, {
+    level: 'RequestResponse',
+    verb: 'create',
+    objectRef: { resource: 'secrets', namespace, name, apiVersion: 'v1' },
+    requestObject: { kind: 'Secret', apiVersion: 'v1', metadata: { name }, data: { password: value } },
+  });
+}
+
 const STREAMS = ['kube-apiserver-audit-b5b662adf0e40b9253722f985e321a40', 'kube-apiserver-audit-16b25d540f7ca627dc93c8cb5cf4b73a'];
 
 /**
@@ -33,12 +51,7 @@ const STREAMS = ['kube-apiserver-audit-b5b662adf0e40b9253722f985e321a40', 'kube-
  * the timestamps `at(i)` (visible at once unless `ingestAt` says otherwise), alternating streams.
  */
 export function records(count: number, at: (i: number) => number, options: { tag?: string; ingestAt?: (i: number) => number } = {}): EmulatorRecord[] {
-  const messages = sampleRecords()
-    .map((r) => r.message)
-    .filter((m) => !m.endsWith('[Truncated...]'));
-  return Array.from({ length: count }, (_, i) => {
-    const event = JSON.parse(messages[i % messages.length]!) as AuditEvent;
-    event.auditID = `eks-${options.tag ?? 't'}-${i}`;
+  return sampleEvents(count, `eks-${options.tag ?? 't'}`).map((event, i) => {
     const timestamp = at(i);
     return {
       logStreamName: STREAMS[i % 2]!,
