@@ -2,19 +2,40 @@ import type { AuditEvent } from './event.js';
 import { rememberEncoding } from './encode.js';
 
 /**
- * An event as goJSON text made elsewhere (a worker thread, src/pipeline/prepare.ts), with the
- * fields a sink checks before it sends one. Sinks that send text (Sink.writeEncoded) take it as it
- * is; the object is parsed only when asked for, once, and its encoding is the text.
+ * An event as goJSON made elsewhere (a worker thread, src/pipeline/prepare.ts): its UTF-8 bytes, a
+ * range of a buffer it shares with the other events of its job, and the fields a sink checks before
+ * it sends one. Sinks that send bytes (Sink.writeEncoded) copy the range into their body as it is;
+ * the text is decoded and the object parsed only when asked for, once, and the object's encoding is
+ * that text.
  */
 export class EncodedEvent {
+  private decoded: string | undefined;
   private parsed: AuditEvent | undefined;
 
   constructor(
-    /** goJSON of the top-level v1 Event. */
-    readonly text: string,
+    /** The job's buffer; this event is bytes `start` to `end` of it, goJSON of the top-level v1 Event. */
+    readonly buffer: Buffer,
+    readonly start: number,
+    readonly end: number,
     readonly auditID: string,
     readonly stageTimestamp: string,
   ) {}
+
+  /** An event from its text (tests, and the few places that have a text rather than a job's bytes). */
+  static fromText(text: string, auditID: string, stageTimestamp: string): EncodedEvent {
+    const buffer = Buffer.from(text);
+    const encoded = new EncodedEvent(buffer, 0, buffer.length, auditID, stageTimestamp);
+    encoded.decoded = text;
+    return encoded;
+  }
+
+  get byteLength(): number {
+    return this.end - this.start;
+  }
+
+  get text(): string {
+    return (this.decoded ??= this.buffer.toString('utf8', this.start, this.end));
+  }
 
   get event(): AuditEvent {
     if (this.parsed === undefined) {

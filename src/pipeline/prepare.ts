@@ -1,10 +1,10 @@
 // Deferred records (src/pipeline/types.ts) become events here. With worker threads, a worker
 // normalizes them, runs the process stages (policy, filters) and the scrubber, and encodes each
-// event once per variant the sinks need; what crosses back is text, not objects (a structured
-// clone of an event costs about what parsing its text does, so handing objects back would move
-// no work off the main thread). Sinks that send text take it as it is (Sink.writeEncoded); for the
-// others the main thread parses each text once, and the text stays that event's encoding
-// (src/event/encoded.ts), so no sink encodes it again. Without workers the source's converter runs
+// event once per variant the sinks need; what crosses back is UTF-8 bytes in a transferred buffer,
+// not objects (a structured clone of an event costs about what parsing its text does, so handing
+// objects back would move no work off the main thread). Sinks that send bytes copy each event's
+// range into their bodies (Sink.writeEncoded); for the others the main thread parses each text
+// once, and the text stays that event's encoding (src/event/encoded.ts), so no sink encodes it again. Without workers the source's converter runs
 // here, on the main thread, and the runner's own stages follow as for any batch.
 import type { AuditEvent, Reject } from '../event/event.js';
 import { goJSON } from '../event/encode.js';
@@ -17,6 +17,7 @@ import { dedupeKey } from './dedupe.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ConverterRef, DeferredRecords } from './types.js';
 import type { WorkerPool } from './worker-pool.js';
+import { packedBuffer, packRecords, packTexts, recordTransfers, textTransfers, unpackRecords, unpackTexts, type PackedRecords, type PackedTexts } from './pack.js';
 
 /**
  * A converter's normalize (src/component/converter.ts): pure, never throws on bad input. A record
@@ -187,21 +188,51 @@ function safeText(event: AuditEvent): string {
   }
 }
 
-/** A worker's answer as events: text, parsed only for a sink that asks for the object. */
-export function fromProcessedText(deferred: DeferredRecords, text: ProcessedText): PreparedRecords {
-  const parse = (texts: string[] | undefined): EncodedEvent[] | undefined => texts?.map((t, i) => new EncodedEvent(t, text.auditIDs[i]!, text.stageTimestamps[i]!));
-  return {
-    kind: 'processed',
-    keys: text.keys,
-    stageTimestamps: text.stageTimestamps,
-    ...optional('scrubbed', parse(text.scrubbed)),
-    ...optional('plain', parse(text.plain)),
-    recordIndexes: text.recordIndexes,
-    rejects: text.rejects.map(({ index, reason, ref, raw }) => ({ reason, raw: raw === undefined ? deferred.records[index] : raw, ref: ref ?? deferred.refs[index]! })),
-    failures: text.failures.map(({ stage, reason, text: t }) => ({ stage, reason, event: JSON.parse(t) as AuditEvent })),
-    dropped: text.dropped,
-    scrubbedCount: text.scrubbedCount,
-  };
+/**
+ * Workers' answers to consecutive jobs of one batch as its events: each an encoded event on its
+ * job's bytes, parsed only for a sink that asks for the object; record indexes counted from the
+ * batch's first record.
+ */
+export function fromWires(deferred: DeferredRecords, parts: readonly ProcessedWire[], sizes: readonly number[]): PreparedRecords {
+  const keys: string[] = [];
+  const stageTimestamps: string[] = [];
+  const recordIndexes: number[] = [];
+  const rejects: Reject[] = [];
+  const failures: { stage: string; reason: string; event: AuditEvent }[] = [];
+  const dropped = { policy: 0, filter: 0 };
+  let scrubbedCount = 0;
+  let scrubbed: EncodedEvent[] | undefined;
+  let plain: EncodedEvent[] | undefined;
+  let offset = 0;
+  parts.forEach((part, p) => {
+    for (let i = 0; i < part.keys.length; i++) {
+      keys.push(part.keys[i]!);
+      stageTimestamps.push(part.stageTimestamps[i]!);
+      recordIndexes.push(part.recordIndexes[i]! + offset);
+    }
+    if (part.scrubbed) encodedEvents(part.scrubbed, part, (scrubbed ??= []));
+    if (part.plain) encodedEvents(part.plain, part, (plain ??= []));
+    for (const { index, reason, ref, raw } of part.rejects) {
+      rejects.push({ reason, raw: raw === undefined ? deferred.records[index + offset] : raw, ref: ref ?? deferred.refs[index + offset]! });
+    }
+    for (const { stage, reason, text } of part.failures) failures.push({ stage, reason, event: JSON.parse(text) as AuditEvent });
+    dropped.policy += part.dropped.policy;
+    dropped.filter += part.dropped.filter;
+    scrubbedCount += part.scrubbedCount;
+    offset += sizes[p]!;
+  });
+  return { kind: 'processed', keys, stageTimestamps, recordIndexes, ...optional('scrubbed', scrubbed), ...optional('plain', plain), rejects, failures, dropped, scrubbedCount };
+}
+
+/** A packed variant's texts as encoded events on its bytes, appended to `out`. */
+function encodedEvents(packed: PackedTexts, part: ProcessedWire, out: EncodedEvent[]): void {
+  const buffer = packedBuffer(packed);
+  let start = 0;
+  for (let i = 0; i < packed.ends.length; i++) {
+    const end = packed.ends[i]!;
+    out.push(new EncodedEvent(buffer, start, end, part.auditIDs[i]!, part.stageTimestamps[i]!));
+    start = end;
+  }
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
@@ -237,38 +268,37 @@ export class InThreadPreparer implements RecordPreparer {
   async close(): Promise<void> {}
 }
 
-/**
- * A worker's answer as it crosses back: each variant's texts joined by newlines (goJSON never writes
- * a raw newline), which the main thread cuts into slices of the one string. One long string is
- * copied across in one piece, where a thousand short ones each cost an allocation on arrival.
- */
-export type ProcessedWire = Omit<ProcessedText, 'scrubbed' | 'plain'> & { scrubbed?: string; plain?: string };
+/** A worker's answer as it crosses back: each variant packed. */
+export type ProcessedWire = Omit<ProcessedText, 'scrubbed' | 'plain'> & { scrubbed?: PackedTexts; plain?: PackedTexts };
 
 export function toWire(text: ProcessedText): ProcessedWire {
   const { scrubbed, plain, ...rest } = text;
-  return { ...rest, ...(scrubbed ? { scrubbed: scrubbed.join('\n') } : {}), ...(plain ? { plain: plain.join('\n') } : {}) };
+  return { ...rest, ...(scrubbed ? { scrubbed: packTexts(scrubbed) } : {}), ...(plain ? { plain: packTexts(plain) } : {}) };
 }
 
-export function fromWire(wire: ProcessedWire): ProcessedText {
-  const { scrubbed, plain, ...rest } = wire;
-  const count = rest.keys.length;
-  return { ...rest, ...(scrubbed !== undefined ? { scrubbed: cut(scrubbed, count) } : {}), ...(plain !== undefined ? { plain: cut(plain, count) } : {}) };
+/** The buffers an answer hands over with it (postMessage's transfer list). */
+export function wireTransfers(wire: ProcessedWire): ArrayBuffer[] {
+  return [wire.scrubbed, wire.plain].flatMap((packed) => (packed ? textTransfers(packed) : []));
 }
 
-function cut(joined: string, count: number): string[] {
-  const out: string[] = [];
-  let start = 0;
-  for (let i = 0; i < count; i++) {
-    const end = i === count - 1 ? joined.length : joined.indexOf('\n', start);
-    out.push(joined.slice(start, end));
-    start = end + 1;
-  }
-  return out;
-}
-
-/** A job as it crosses to a worker. */
+/** A job as it crosses to a worker: records and refs packed (src/pipeline/pack.ts). */
 export interface PrepareJob {
-  deferred: DeferredRecords;
+  converter: ConverterRef;
+  context: DeferredRecords['context'];
+  records: PackedRecords;
+  refs: PackedTexts;
+}
+
+/** A slice of a batch as a job, and the buffers that go with it. */
+export function toJob(deferred: DeferredRecords): { job: PrepareJob; transfer: ArrayBuffer[] } {
+  const records = packRecords(deferred.records);
+  const refs = packTexts(deferred.refs);
+  return { job: { converter: deferred.converter, context: deferred.context, records, refs }, transfer: [...recordTransfers(records), ...textTransfers(refs)] };
+}
+
+/** What a worker works on: the records as the source gave them. */
+export function fromJob(job: PrepareJob): DeferredRecords {
+  return { converter: job.converter, context: job.context, records: unpackRecords(job.records), refs: unpackTexts(job.refs) };
 }
 
 /** Records per worker job: a page of 10,000 is spread over the workers rather than left to one. */
@@ -321,43 +351,23 @@ export class PooledPreparer implements RecordPreparer {
   async prepare(deferred: DeferredRecords): Promise<PreparedRecords> {
     const jobs = splitJobs(deferred, this.limits.records, this.limits.chars);
     const answers = await Promise.all(jobs.map((job) => this.runJob(job)));
-    return fromProcessedText(deferred, mergeProcessed(answers, jobs.map((j) => j.records.length)));
+    return fromWires(deferred, answers, jobs.map((j) => j.records.length));
   }
 
-  private async runJob(deferred: DeferredRecords): Promise<ProcessedText> {
+  private async runJob(deferred: DeferredRecords): Promise<ProcessedWire> {
     try {
-      return fromWire(await this.pool.run({ deferred }));
+      const { job, transfer } = toJob(deferred);
+      return await this.pool.run(job, transfer);
     } catch (err) {
       this.logger.error({ error: (err as Error).message, records: deferred.records.length }, 'a worker thread failed a job; preparing its records on the main thread');
       const { processing, variants } = this.fallback;
-      return processRecords(deferred, await loadNormalizer(deferred.converter), processing, variants);
+      return toWire(processRecords(deferred, await loadNormalizer(deferred.converter), processing, variants));
     }
   }
 
   close(): Promise<void> {
     return this.pool.close();
   }
-}
-
-/** Answers of consecutive jobs as one, record indexes counted from the first job's first record. */
-export function mergeProcessed(parts: readonly ProcessedText[], sizes: readonly number[]): ProcessedText {
-  const out: ProcessedText = { keys: [], auditIDs: [], stageTimestamps: [], recordIndexes: [], rejects: [], failures: [], dropped: { policy: 0, filter: 0 }, scrubbedCount: 0 };
-  let offset = 0;
-  parts.forEach((part, i) => {
-    out.keys.push(...part.keys);
-    out.auditIDs.push(...part.auditIDs);
-    out.stageTimestamps.push(...part.stageTimestamps);
-    if (part.scrubbed) (out.scrubbed ??= []).push(...part.scrubbed);
-    if (part.plain) (out.plain ??= []).push(...part.plain);
-    out.recordIndexes.push(...part.recordIndexes.map((i) => i + offset));
-    out.rejects.push(...part.rejects.map((r) => ({ ...r, index: r.index + offset })));
-    out.failures.push(...part.failures);
-    out.dropped.policy += part.dropped.policy;
-    out.dropped.filter += part.dropped.filter;
-    out.scrubbedCount += part.scrubbedCount;
-    offset += sizes[i]!;
-  });
-  return out;
 }
 
 /**

@@ -40,8 +40,12 @@ export class WorkerPool<J, R> {
     return this.slots.length;
   }
 
-  /** Runs a job on the least busy worker; rejects if the worker throws or dies before answering. */
-  run(job: J): Promise<R> {
+  /**
+   * Runs a job on the least busy worker; rejects if the worker throws or dies before answering.
+   * `transfer` lists buffers of the job that change hands rather than being copied: the caller
+   * must not touch them again.
+   */
+  run(job: J, transfer: readonly ArrayBuffer[] = []): Promise<R> {
     if (this.closed) return Promise.reject(new Error('worker pool is closed'));
     const index = this.leastBusy();
     const slot = (this.slots[index] ??= this.spawn(index));
@@ -50,7 +54,7 @@ export class WorkerPool<J, R> {
       slot.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       // A job in progress keeps the process alive; an idle worker does not.
       if (slot.pending.size === 1) slot.worker.ref();
-      slot.worker.postMessage({ id, job });
+      slot.worker.postMessage({ id, job }, transfer);
     });
   }
 

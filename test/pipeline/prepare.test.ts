@@ -10,16 +10,17 @@ import { dedupeKey } from '../../src/pipeline/dedupe.js';
 import {
   InThreadPreparer,
   loadNormalizer,
-  mergeProcessed,
   PooledPreparer,
   splitJobs,
   prepareWorkerScript,
   processRecords,
-  fromWire,
+  fromWires,
   toWire,
+  wireTransfers,
   type PrepareJob,
   type ProcessedWire,
 } from '../../src/pipeline/prepare.js';
+import { packTexts, unpackTexts } from '../../src/pipeline/pack.js';
 import type { PrepareWorkerData } from '../../src/pipeline/prepare-worker.js';
 import type { DeferredRecords } from '../../src/pipeline/types.js';
 import { WorkerPool } from '../../src/pipeline/worker-pool.js';
@@ -118,19 +119,27 @@ describe('processRecords (what a worker thread does)', () => {
 });
 
 describe('the wire form of an answer', () => {
-  it('joins each variant into one string and cuts it back into the same texts', () => {
+  it('packs each variant into one buffer of UTF-8 and gives back the same texts', () => {
     const out = processRecords(deferred(40, [9]), eksConverter.normalize.bind(eksConverter), processing({}), { scrubbed: true, plain: true });
-    // A value holding a newline is escaped in JSON text, so the joins cannot be confused with it.
-    out.plain![0] = goJSON({ kind: 'Event', note: 'line one\nline two\u2028' });
+    // Characters of two, three and four bytes, and a line separator: offsets count bytes, not characters.
+    out.plain![0] = goJSON({ kind: 'Event', note: 'line one\nline two\u2028 é € 😀' });
     const wire = toWire(out);
-    expect(typeof wire.scrubbed).toBe('string');
-    expect(fromWire(wire)).toEqual(out);
+    expect(unpackTexts(wire.scrubbed!)).toEqual(out.scrubbed);
+    expect(unpackTexts(wire.plain!)).toEqual(out.plain);
+    expect(wire.plain!.ends.at(-1)).toBe(wire.plain!.bytes.byteLength);
+    // Each buffer is whole and its own, so it can be transferred rather than copied.
+    for (const buffer of wireTransfers(wire)) expect(buffer).toBeInstanceOf(ArrayBuffer);
+    expect(wireTransfers(wire)).toHaveLength(4);
+    expect(wire.scrubbed!.bytes.byteOffset).toBe(0);
+    expect(wire.scrubbed!.bytes.buffer.byteLength).toBe(wire.scrubbed!.bytes.byteLength);
   });
 
   it('carries an answer with no events', () => {
     const out = processRecords(deferred(2, [0, 1]), eksConverter.normalize.bind(eksConverter), processing({}), { scrubbed: true, plain: false });
-    expect(fromWire(toWire(out))).toEqual(out);
     expect(out.scrubbed).toEqual([]);
+    expect(unpackTexts(packTexts([]))).toEqual([]);
+    const prepared = fromWires(deferred(2, [0, 1]), [toWire(out)], [2]);
+    expect(prepared.kind === 'processed' && prepared.scrubbed).toEqual([]);
   });
 });
 
@@ -158,18 +167,29 @@ describe('splitJobs', () => {
   });
 });
 
-describe('mergeProcessed', () => {
-  it('counts reject indexes from the first record of the first part', () => {
+describe('fromWires', () => {
+  it('puts the answers of consecutive jobs together as the answer of one, reject indexes counted from the batch', () => {
     const normalize = eksConverter.normalize.bind(eksConverter);
     const whole = deferred(30, [2, 12, 29]);
     const parts = [0, 10, 20].map((start) => ({ ...whole, records: whole.records.slice(start, start + 10), refs: whole.refs.slice(start, start + 10) }));
     const p = processing({});
-    const variants = { scrubbed: true, plain: false };
-    const merged = mergeProcessed(
-      parts.map((d) => processRecords(d, normalize, p, variants)),
-      [10, 10, 10],
+    const variants = { scrubbed: true, plain: true };
+    const texts = (prepared: ReturnType<typeof fromWires>) => {
+      if (prepared.kind !== 'processed') throw new Error('expected processed records');
+      const { scrubbed, plain, ...rest } = prepared;
+      return { ...rest, scrubbed: scrubbed!.map((e) => [e.text, e.auditID, e.stageTimestamp]), plain: plain!.map((e) => e.text) };
+    };
+    const merged = texts(
+      fromWires(
+        whole,
+        parts.map((d) => toWire(processRecords(d, normalize, p, variants))),
+        [10, 10, 10],
+      ),
     );
-    expect(merged).toEqual(processRecords(whole, normalize, p, variants));
+    expect(merged).toEqual(texts(fromWires(whole, [toWire(processRecords(whole, normalize, p, variants))], [30])));
+    expect(merged.rejects.map((r) => r.ref)).toEqual(['eventId 2', 'eventId 12', 'eventId 29']);
+    expect(merged.recordIndexes.slice(0, 3)).toEqual([0, 1, 3]);
+    expect(merged.scrubbed[0]![1]).toBe('prep-0');
   });
 });
 

@@ -1,4 +1,4 @@
-import { envelopeBytes, type BodyFormat } from './format.js';
+import { envelopeBytes, type BodyFormat, type BodyItem } from './format.js';
 
 /**
  * The acknowledgement of one sink write: settles when each of its events has been delivered or
@@ -50,7 +50,7 @@ export interface BatchLimits {
  * count or byte limit: the body size, envelope included, is computed as items are added.
  */
 export class Batch {
-  readonly items: string[] = [];
+  readonly items: BodyItem[] = [];
   readonly owners = new Map<WriteTicket, number>();
   private itemBytes = 0;
 
@@ -78,7 +78,7 @@ export class Batch {
     return this.itemBytes + bytes + envelopeBytes(this.format, this.items.length + 1) <= this.limits.maxBytes;
   }
 
-  add(item: string, bytes: number, owner: WriteTicket): void {
+  add(item: BodyItem, bytes: number, owner: WriteTicket): void {
     this.items.push(item);
     this.itemBytes += bytes;
     this.owners.set(owner, (this.owners.get(owner) ?? 0) + 1);

@@ -12,18 +12,14 @@ import { AbortError, abortReason, type Clock } from '../../util/clock.js';
 import { HttpClient } from '../http/client.js';
 import type { BackoffPolicy } from '../../util/backoff.js';
 import { Batch, WriteTicket } from './batch.js';
-import { BODY_FORMATS, buildBody, envelopeBytes, type BodyFormat } from './format.js';
+import { BODY_FORMATS, buildBody, envelopeBytes, type BodyFormat, type BodyItem } from './format.js';
 import { fitEvent, missingAuditFields, type Fitted } from './truncate.js';
 import type { EncodedEvent } from '../../event/encoded.js';
 
 const gzip = promisify(gzipCallback);
 
-/** An event ready for a body: its top-level text, and the event itself only if a format asks. */
-type Ready = { ok: true; full: string; bytes: number; truncated: boolean; event: () => AuditEvent } | { ok: false; reason: string };
-
-function ready(fitted: Fitted): Ready {
-  return fitted.ok ? { ...fitted, event: () => fitted.event } : fitted;
-}
+/** An event as its body item, or why it cannot be sent. */
+type Ready = { ok: true; item: BodyItem; bytes: number; truncated: boolean } | { ok: false; reason: string };
 
 export interface WebhookSinkDeps {
   logger: Logger;
@@ -86,19 +82,24 @@ export class WebhookSink implements Sink {
   write(events: readonly AuditEvent[], signal: AbortSignal): Promise<void> {
     return this.accept(events, signal, (event) => {
       const missing = this.config.requireAuditFields ? missingAuditFields(event) : undefined;
-      return missing !== undefined ? { ok: false, reason: missing } : ready(fitEvent(event, this.config.maxEventBytes));
+      return missing !== undefined ? { ok: false, reason: missing } : this.itemOf(fitEvent(event, this.config.maxEventBytes));
     });
   }
 
-  /** Events a worker thread encoded: sent as their text, parsed only to truncate an oversized one. */
+  /** Events a worker thread encoded: their bytes go into the body as they are; parsed only to truncate an oversized one. */
   writeEncoded(events: readonly EncodedEvent[], signal: AbortSignal): Promise<void> {
     return this.accept(events, signal, (encoded) => {
       const missing = this.config.requireAuditFields ? missingAuditFields(encoded) : undefined;
       if (missing !== undefined) return { ok: false, reason: missing };
-      const bytes = Buffer.byteLength(encoded.text);
-      if (bytes <= this.config.maxEventBytes) return { ok: true, full: encoded.text, bytes, truncated: false, event: () => encoded.event };
-      return ready(fitEvent(encoded.event, this.config.maxEventBytes));
+      if (encoded.byteLength <= this.config.maxEventBytes) return { ok: true, ...this.format.encodedItem(encoded), truncated: false };
+      return this.itemOf(fitEvent(encoded.event, this.config.maxEventBytes));
     });
+  }
+
+  private itemOf(fitted: Fitted): Ready {
+    if (!fitted.ok) return fitted;
+    const { text, bytes } = this.format.item(fitted.full, fitted.bytes, () => fitted.event);
+    return { ok: true, item: text, bytes, truncated: fitted.truncated };
   }
 
   /**
@@ -115,13 +116,12 @@ export class WebhookSink implements Sink {
       () => (this.unsettled -= events.length),
     );
 
-    const items: { text: string; bytes: number }[] = [];
+    const items: { item: BodyItem; bytes: number }[] = [];
     let truncated = 0;
     for (const event of events) {
-      const fitted = fit(event);
-      if (!fitted.ok) return this.refuse(ticket, fitted.reason);
-      if (fitted.truncated) truncated++;
-      const item = this.format.item(fitted.full, fitted.bytes, fitted.event);
+      const item = fit(event);
+      if (!item.ok) return this.refuse(ticket, item.reason);
+      if (item.truncated) truncated++;
       if (item.bytes + envelopeBytes(this.format, 1) > this.config.batchMaxBytes) {
         // The config keeps maxEventBytes below this; kept so that a body can never pass the cap.
         return this.refuse(ticket, `event of ${item.bytes} bytes does not fit a body of batchMaxBytes (${this.config.batchMaxBytes})`);
@@ -129,7 +129,7 @@ export class WebhookSink implements Sink {
       items.push(item);
     }
     if (truncated > 0) this.deps.metrics.webhookTruncated.inc({ sink: this.name }, truncated);
-    for (const item of items) this.append(item.text, item.bytes, ticket);
+    for (const { item, bytes } of items) this.append(item, bytes, ticket);
     const mine = untilSettled(
       this.acknowledged.then(() => ticket.done),
       signal,
@@ -156,7 +156,7 @@ export class WebhookSink implements Sink {
     await this.http.close();
   }
 
-  private append(item: string, bytes: number, ticket: WriteTicket): void {
+  private append(item: BodyItem, bytes: number, ticket: WriteTicket): void {
     if (this.pending && !this.pending.accepts(bytes)) this.flush();
     if (!this.pending) {
       const batch = new Batch(this.format, { maxItems: Math.min(this.config.batchMaxSize, this.format.maxItems), maxBytes: this.config.batchMaxBytes });
@@ -191,10 +191,10 @@ export class WebhookSink implements Sink {
   private async send(batch: Batch): Promise<void> {
     const { metrics } = this.deps;
     try {
-      const text = buildBody(this.format, batch.items);
+      const raw = buildBody(this.format, batch.items, batch.bytes);
       metrics.webhookBatchEvents.observe({ sink: this.name }, batch.size);
       metrics.webhookBatchBytes.observe({ sink: this.name }, batch.bytes);
-      const body = this.config.gzip ? await gzip(text) : text;
+      const body = this.config.gzip ? await gzip(raw) : raw;
       await this.http.send({
         body,
         contentType: this.format.contentType,

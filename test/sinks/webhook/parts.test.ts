@@ -5,7 +5,8 @@ import { webhookSinkSchema } from '../../../src/sinks/webhook/config.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { classifyStatus } from '../../../src/sinks/http/classify.js';
 import { Batch, WriteTicket } from '../../../src/sinks/webhook/batch.js';
-import { BODY_FORMATS, buildBody, encodeEvent } from '../../../src/sinks/webhook/format.js';
+import { BODY_FORMATS, buildBody, encodeEvent, envelopeBytes } from '../../../src/sinks/webhook/format.js';
+import { EncodedEvent } from '../../../src/event/encoded.js';
 import { PRESETS, presetUrl } from '../../../src/sinks/webhook/presets.js';
 import { fitEvent, truncateEvent } from '../../../src/sinks/webhook/truncate.js';
 import { linkSignals, whenAborted } from '../../../src/util/abort.js';
@@ -149,6 +150,32 @@ describe('body formats and batches', () => {
     expect(other.bytes).toBe(Buffer.byteLength(other.text));
   });
 
+  it('an event encoded elsewhere becomes the same item as a range of its bytes, in every format', () => {
+    const event = makeEvent(4, { userAgent: 'kubectl é€😀' });
+    const { kind, apiVersion, ...rest } = event;
+    // Sharing one buffer with a neighbour, as the events of a worker's job do.
+    const shared = Buffer.from(`${encodeEvent(makeEvent(5))}${encodeEvent(event)}`);
+    const start = Buffer.byteLength(encodeEvent(makeEvent(5)));
+    const encoded = new EncodedEvent(shared, start, shared.length, event.auditID, event.stageTimestamp);
+    const reordered = EncodedEvent.fromText(JSON.stringify({ ...rest, kind, apiVersion }), event.auditID, event.stageTimestamp);
+    for (const format of Object.values(BODY_FORMATS)) {
+      for (const e of [encoded, reordered]) {
+        const { item, bytes } = format.encodedItem(e);
+        const expected = format.item(e.text, e.byteLength, () => e.event);
+        const body = buildBody(format, [item, item].slice(0, Math.min(2, format.maxItems)), 0 + envelopeBytes(format, Math.min(2, format.maxItems)) + bytes * Math.min(2, format.maxItems));
+        expect(body.toString()).toBe(format.open + Array(Math.min(2, format.maxItems)).fill(expected.text).join(format.separator) + format.close);
+        expect(bytes).toBe(expected.bytes);
+      }
+    }
+    // The EventList item of the apiserver's encoding is a range of the shared bytes, not a copy.
+    expect(typeof BODY_FORMATS.EventList.encodedItem(encoded).item).toBe('object');
+    expect(typeof BODY_FORMATS.EventList.encodedItem(reordered).item).toBe('string');
+  });
+
+  it('refuses to send a body whose size was miscounted', () => {
+    expect(() => buildBody(BODY_FORMATS.array, ['{}'], 5)).toThrow(/body is 4 bytes where 5 were counted/);
+  });
+
   it('cuts batches that never pass the byte or count limit and are each as full as the next item allows (property)', () => {
     fc.assert(
       fc.property(
@@ -173,12 +200,12 @@ describe('body formats and batches', () => {
           }
           batches.push(current);
           batches.forEach((batch, i) => {
-            const body = buildBody(format, batch.items);
-            expect(Buffer.byteLength(body)).toBe(batch.bytes);
+            const body = buildBody(format, batch.items, batch.bytes);
+            expect(body.toString()).toBe(format.open + (batch.items as string[]).join(format.separator) + format.close);
             expect(batch.size).toBeLessThanOrEqual(limits.maxItems);
             if (batch.size > 1) expect(batch.bytes).toBeLessThanOrEqual(maxBytes);
             const next = batches[i + 1];
-            if (next) expect(batch.accepts(Buffer.byteLength(next.items[0]!))).toBe(false);
+            if (next) expect(batch.accepts(Buffer.byteLength(next.items[0] as string))).toBe(false);
           });
           expect(batches.flatMap((b) => b.items)).toEqual(items);
         },

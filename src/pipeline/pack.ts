@@ -1,0 +1,110 @@
+// How text crosses between the main thread and a worker (src/pipeline/prepare.ts). postMessage's
+// structured clone copies every string into a growing buffer and out again, field by field; a
+// source's records are mostly text (a log line of some KB each), and so are a worker's answers.
+// Written end to end into one buffer of their own, they cross by transfer instead: the sending
+// thread writes each string once, the buffer changes hands without a copy, and the receiving
+// thread reads what it needs where it lies.
+
+/** Texts as UTF-8 end to end in one buffer of their own, and where each ends. */
+export interface PackedTexts {
+  bytes: Uint8Array;
+  /** ends[i] is the offset just past text i; text i starts where text i-1 ends. */
+  ends: Uint32Array;
+}
+
+export function packTexts(texts: readonly string[]): PackedTexts {
+  const ends = new Uint32Array(texts.length);
+  let total = 0;
+  texts.forEach((text, i) => {
+    total += Buffer.byteLength(text);
+    ends[i] = total;
+  });
+  // Not from Buffer's shared pool: the whole ArrayBuffer is transferred.
+  const bytes = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  for (const text of texts) at += bytes.write(text, at);
+  return { bytes, ends };
+}
+
+/** The packed bytes as a Buffer over the same memory. */
+export function packedBuffer(packed: PackedTexts): Buffer {
+  return Buffer.from(packed.bytes.buffer, packed.bytes.byteOffset, packed.bytes.byteLength);
+}
+
+export function unpackTexts(packed: PackedTexts): string[] {
+  const buffer = packedBuffer(packed);
+  let start = 0;
+  return Array.from(packed.ends, (end) => {
+    const text = buffer.toString('utf8', start, end);
+    start = end;
+    return text;
+  });
+}
+
+export function textTransfers(packed: PackedTexts): ArrayBuffer[] {
+  return [packed.bytes.buffer as ArrayBuffer, packed.ends.buffer as ArrayBuffer];
+}
+
+/**
+ * A source's records on their way to a worker. Strings, or objects that all have the same fields,
+ * are packed column by column (a column of strings into one buffer; any other column, numbers or
+ * nested values, as it is); records of mixed shapes cross as they are, by structured clone.
+ */
+export type PackedRecords =
+  | { form: 'texts'; texts: PackedTexts }
+  | { form: 'columns'; count: number; fields: string[]; columns: (PackedTexts | unknown[])[] }
+  | { form: 'as-is'; records: unknown[] };
+
+export function packRecords(records: readonly unknown[]): PackedRecords {
+  if (records.length > 0 && records.every((r) => typeof r === 'string')) return { form: 'texts', texts: packTexts(records) };
+  const fields = sameFields(records);
+  if (fields === undefined) return { form: 'as-is', records: [...records] };
+  const columns = fields.map((field) => {
+    const values = records.map((r) => (r as Record<string, unknown>)[field]);
+    return values.every((v) => typeof v === 'string') ? packTexts(values) : values;
+  });
+  return { form: 'columns', count: records.length, fields, columns };
+}
+
+export function unpackRecords(packed: PackedRecords): unknown[] {
+  if (packed.form === 'as-is') return packed.records;
+  if (packed.form === 'texts') return unpackTexts(packed.texts);
+  const columns = packed.columns.map((column) => (Array.isArray(column) ? column : unpackTexts(column)));
+  return Array.from({ length: packed.count }, (_, i) => {
+    const record: Record<string, unknown> = {};
+    packed.fields.forEach((field, f) => (record[field] = columns[f]![i]));
+    return record;
+  });
+}
+
+/** The buffers a packing hands over with it (postMessage's transfer list). */
+export function recordTransfers(packed: PackedRecords): ArrayBuffer[] {
+  if (packed.form === 'texts') return textTransfers(packed.texts);
+  if (packed.form === 'columns') return packed.columns.flatMap((c) => (Array.isArray(c) ? [] : textTransfers(c)));
+  return [];
+}
+
+/**
+ * The fields every record has, in the first record's order, if all are plain objects with exactly
+ * those own fields; otherwise undefined. A field that holds undefined in some record is a field
+ * all the same (it comes back undefined).
+ */
+function sameFields(records: readonly unknown[]): string[] | undefined {
+  const first = records[0];
+  if (!isPlainObject(first)) return undefined;
+  const fields = Object.keys(first);
+  // Rebuilt by assignment, a field of that name would set the record's prototype instead.
+  if (fields.includes('__proto__')) return undefined;
+  for (const record of records) {
+    if (!isPlainObject(record)) return undefined;
+    const keys = Object.keys(record);
+    if (keys.length !== fields.length || keys.some((k, i) => k !== fields[i])) return undefined;
+  }
+  return fields;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}

@@ -1,0 +1,53 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { packRecords, packTexts, recordTransfers, unpackRecords, unpackTexts } from '../../src/pipeline/pack.js';
+
+describe('packTexts', () => {
+  it('gives back the same texts, whatever their characters (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'grapheme' })), (texts) => {
+        const packed = packTexts(texts);
+        expect(unpackTexts(packed)).toEqual(texts);
+        expect(packed.bytes.byteLength).toBe(texts.reduce((n, t) => n + Buffer.byteLength(t), 0));
+      }),
+    );
+  });
+});
+
+describe('packRecords', () => {
+  const logEvent = fc.record({ logStreamName: fc.string(), timestamp: fc.integer(), message: fc.string({ unit: 'grapheme' }), eventId: fc.string() });
+
+  it('gives back the same records: strings, objects of one shape, and anything else (property)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.array(fc.string({ unit: 'grapheme' })), fc.array(logEvent), fc.array(fc.jsonValue())), (records) => {
+        const packed = packRecords(records);
+        // Structured clone is what a worker receives: the packing must survive it.
+        expect(unpackRecords(structuredClone(packed, { transfer: recordTransfers(packed) }))).toEqual(records);
+      }),
+    );
+  });
+
+  it('packs the string columns of one-shape objects into buffers, and leaves other columns as they are', () => {
+    const records = [
+      { message: '{"kind":"Event"}', timestamp: 1, nested: { a: 1 } },
+      { message: 'é', timestamp: 2, nested: null },
+    ];
+    const packed = packRecords(records);
+    expect(packed.form).toBe('columns');
+    if (packed.form !== 'columns') return;
+    expect(packed.columns[0]).toHaveProperty('bytes');
+    expect(packed.columns[1]).toEqual([1, 2]);
+    expect(recordTransfers(packed)).toHaveLength(2);
+  });
+
+  it('sends records of mixed shapes, or with a __proto__ field, as they are', () => {
+    expect(packRecords([{ a: '1' }, { b: '2' }]).form).toBe('as-is');
+    expect(packRecords([{ a: '1', b: 'x' }, { b: 'y', a: '2' }]).form).toBe('as-is');
+    expect(packRecords(['text', { a: '1' }]).form).toBe('as-is');
+    const hostile = JSON.parse('[{"__proto__":{"polluted":"yes"},"message":"m"}]') as unknown[];
+    const packed = packRecords(hostile);
+    expect(packed.form).toBe('as-is');
+    expect(unpackRecords(structuredClone(packed))).toEqual(hostile);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
