@@ -46,7 +46,7 @@ function recordPreparer(workers: number, config: Config, processing: CompiledPro
     script: prepareWorkerScript(),
     size: workers,
     workerData,
-    // A worker holds one job at a time (at most 1,000 records and about 4 MB of text); left to
+    // A worker works on one job at a time (at most 250 records and about 1 MB of text); left to
     // itself its heap grows far past that before it collects (2 workers added some 80 MB to a
     // drain's peak RSS). A job that needs more fails with the worker and is done on the main thread.
     resourceLimits: { maxOldGenerationSizeMb: 64 },
