@@ -91,6 +91,7 @@ export const eksSuite: Suite = {
           ceiling.itemsPerSecond,
         ),
       ];
+      figures.push(...(await readAheadFigures(records.slice(0, ctx.quick ? 2000 : 20_000), startMs, (m) => ctx.log(m))));
       return figures;
     } finally {
       closeSync(devNull);
@@ -98,3 +99,39 @@ export const eksSuite: Suite = {
     }
   },
 };
+
+/** A round trip of a real FilterLogEvents page, about (the emulator answers in a millisecond or two). */
+const ROUND_TRIP_MS = 150;
+
+/**
+ * What reading a window's ranges at once (parallelReads) buys when each request takes a round trip:
+ * the same backlog through an emulator that answers after ROUND_TRIP_MS, with 1, 2 and 4 ranges at
+ * once, each as a ratio to 1 in the same run. The quota is lifted, as above: on AWS the 5 requests
+ * a second bound all of them.
+ */
+async function readAheadFigures(records: EmulatorRecord[], startMs: number, log: (m: string) => void): Promise<Figure[]> {
+  const emulator = await EksEmulator.start({ logGroup: '/aws/eks/bench/cluster', records, faults: `latency-ms=${ROUND_TRIP_MS}` });
+  try {
+    const rates = new Map<number, number>();
+    for (const parallelReads of [1, 2, 4]) {
+      const config = eksSourceSchema.parse({ name: 'bench', type: 'eks', region: 'us-east-1', cluster: 'bench', accountId: '123456789012', endpoint: emulator.url, startFrom: new Date(startMs - 1000).toISOString(), settleLag: '1s', parallelReads });
+      const quotas = new QuotaRegistry(systemClock);
+      quotas.bucket(eksQuotaKey(config), 1000, 1000);
+      const source = new EksSource(config, { ...onceSourceContext(quotas), credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' } });
+      const requestsBefore = emulator.requests.length;
+      const started = performance.now();
+      let delivered = 0;
+      for await (const batch of source.batches(undefined, new AbortController().signal)) delivered += batch.events.length;
+      const seconds = (performance.now() - started) / 1000;
+      if (delivered !== records.length) throw new Error(`parallelReads ${parallelReads}: the source delivered ${delivered} of ${records.length} events`);
+      rates.set(parallelReads, delivered / seconds);
+      log(`parallelReads ${parallelReads}, ${ROUND_TRIP_MS} ms a request: ${delivered} events in ${seconds.toFixed(1)} s, ${emulator.requests.length - requestsBefore} requests`);
+    }
+    const one = rates.get(1)!;
+    return [...rates].map(([n, r]) =>
+      withBaseline({ key: `eks.read_ahead.parallel_${n}.events_per_s`, label: `EKS source, ${ROUND_TRIP_MS} ms a request, parallelReads ${n}`, value: r, unit: 'events/s' }, 'parallelReads 1', one),
+    );
+  } finally {
+    await emulator.close();
+  }
+}

@@ -9,6 +9,7 @@ import { readEksV1Cursor } from '../polling/legacy-cursors.js';
 import { OverlapWindowPoller, type Page, type RecordId } from '../polling/window-poller.js';
 import type { PositionCodec, Window } from '../polling/window.js';
 import type { FilterLogEvents } from './client.js';
+import { readAhead } from '../polling/read-ahead.js';
 
 export interface EksPollerDeps {
   metrics: Metrics;
@@ -51,7 +52,8 @@ const CREDENTIAL_ERRORS = new Set([
  * event timestamp with both bounds inclusive and cannot filter on ingestion time, so a late event
  * lands behind any time cursor; each window therefore re-reads `overlap` before the watermark and
  * the window cursor drops what it already handed on by eventId. Pages follow nextToken through
- * empty pages to the end of the window.
+ * empty pages to the end of the window; a window the first page does not finish is read as
+ * consecutive ranges, `parallelReads` at once (src/sources/polling/read-ahead.ts).
  */
 export class EksPoller extends OverlapWindowPoller<FilteredLogEvent> {
   readonly api = 'CloudWatch Logs FilterLogEvents';
@@ -74,22 +76,40 @@ export class EksPoller extends OverlapWindowPoller<FilteredLogEvent> {
 
   protected async *pages(window: Window, ctx: PollContext): AsyncGenerator<Page<FilteredLogEvent>> {
     const call = await this.deps.filterLogEvents();
+    const pages = readAhead<FilterLogEventsPage>(
+      {
+        start: window.start,
+        end: window.end,
+        parallel: this.config.parallelReads,
+        bufferedPages: 1,
+        read: (from, to, signal) => this.range(call, from, to, signal),
+        more: (page) => page.nextToken !== undefined,
+        positions: (page) => timestampsOf(page.events),
+        size: (page) => page.events.length,
+      },
+      ctx.signal,
+    );
+    for await (const { page, last } of pages) yield { records: page.events, done: last };
+  }
+
+  /** The pages of [from, to): FilterLogEvents following nextToken, through empty pages, to the end. */
+  private async *range(call: FilterLogEvents, from: bigint, to: bigint, signal: AbortSignal): AsyncGenerator<FilterLogEventsPage> {
     let nextToken: string | undefined;
     do {
       const page = await call(
         {
           logGroupName: this.logGroupName,
           logStreamNamePrefix: this.config.logStreamNamePrefix,
-          startTime: Number(window.start),
-          endTime: Number(window.end) - 1, // inclusive on the API, exclusive in the window
+          startTime: Number(from),
+          endTime: Number(to) - 1, // inclusive on the API, exclusive in the window
           limit: this.config.limit,
           ...(this.config.filterPattern ? { filterPattern: this.config.filterPattern } : {}),
           ...(nextToken ? { nextToken } : {}),
         },
-        ctx.signal,
+        signal,
       );
       nextToken = page.nextToken || undefined;
-      yield { records: page.events ?? [], done: nextToken === undefined };
+      yield { events: page.events ?? [], nextToken };
     } while (nextToken !== undefined);
   }
 
@@ -146,6 +166,23 @@ export class EksPoller extends OverlapWindowPoller<FilteredLogEvent> {
   onThrottled(_failure: ApiFailure, pauseMs: number): void {
     this.deps.bucket.pause(pauseMs);
   }
+}
+
+interface FilterLogEventsPage {
+  events: FilteredLogEvent[];
+  nextToken: string | undefined;
+}
+
+/** The earliest and latest timestamp of a page's events (they come sorted by timestamp; min and max need not trust that). */
+function timestampsOf(events: readonly FilteredLogEvent[]): { first: bigint; last: bigint } | undefined {
+  let first: number | undefined;
+  let last: number | undefined;
+  for (const e of events) {
+    if (e.timestamp === undefined) continue;
+    if (first === undefined || e.timestamp < first) first = e.timestamp;
+    if (last === undefined || e.timestamp > last) last = e.timestamp;
+  }
+  return first === undefined || last === undefined ? undefined : { first: BigInt(first), last: BigInt(last) };
 }
 
 /** eventId is unique per event; an event without one (never seen on AWS) gets a stable stand-in. */

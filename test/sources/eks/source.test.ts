@@ -31,6 +31,13 @@ function fastQuotas(): QuotaRegistry {
   return quotas;
 }
 
+/**
+ * A window read as one chain of pages: for tests that check requests or cursor positions page by
+ * page (the default reads the rest of a window whose first page is full in parallel ranges, which
+ * the tests in 'parallel reads' cover).
+ */
+const ONE_CHAIN = { parallelReads: 1 };
+
 function expectEachOnce(ids: string[], expected: string[]): void {
   expect([...ids].sort()).toEqual([...expected].sort());
   expect(new Set(ids).size).toBe(ids.length);
@@ -62,7 +69,8 @@ describe('EKS source against the CloudWatch Logs emulator (real SDK)', () => {
       return { ...r, message: JSON.stringify({ ...event, annotations: { padding: 'x'.repeat(300_000) } }) };
     });
     const emu = await emulator({ records: big });
-    const batches = await drain(eksSource(eksConfig(emu.url), { quotas: fastQuotas() }).source);
+    // One chain of pages (ONE_CHAIN): the requests are what the test checks.
+    const batches = await drain(eksSource(eksConfig(emu.url, ONE_CHAIN), { quotas: fastQuotas() }).source);
     expect(auditIDs(batches)).toEqual(Array.from({ length: 7 }, (_, i) => `eks-t-${i}`));
     expect(emu.requests.map((r) => r.events)).toEqual([3, 3, 1]);
   });
@@ -70,7 +78,7 @@ describe('EKS source against the CloudWatch Logs emulator (real SDK)', () => {
   it('delivers events sharing one millisecond across page boundaries exactly once each', async () => {
     const t = Date.now() - 5000;
     const emu = await emulator({ records: records(11, () => t), faults: 'page-size=3' });
-    const { source } = eksSource(eksConfig(emu.url), { quotas: fastQuotas() });
+    const { source } = eksSource(eksConfig(emu.url, ONE_CHAIN), { quotas: fastQuotas() });
     const batches = await drain(source);
     expectEachOnce(auditIDs(batches), Array.from({ length: 11 }, (_, i) => `eks-t-${i}`));
     expect(emu.requests.filter((r) => r.status === 200)).toHaveLength(4);
@@ -79,7 +87,7 @@ describe('EKS source against the CloudWatch Logs emulator (real SDK)', () => {
   it('delivers events sharing the millisecond at a window edge exactly once, also those that arrive in it later', async () => {
     const clock = new ManualClock(Date.now());
     const emu = await emulator({ now: () => clock.now(), faults: 'page-size=2' });
-    const config = eksConfig(emu.url, { settleLag: '1s', overlap: '5s', startFrom: '-30s' });
+    const config = eksConfig(emu.url, { settleLag: '1s', overlap: '5s', startFrom: '-30s', ...ONE_CHAIN });
     const quotas = fastQuotas();
     const metrics = new Metrics();
     const edge = clock.now() - 1000 - 1; // the last millisecond of the first window (endTime is inclusive)
@@ -182,7 +190,7 @@ describe('EKS source against the CloudWatch Logs emulator (real SDK)', () => {
   it('loses nothing across a restart mid-window, and repeats nothing that was committed', async () => {
     const now = Date.now();
     const emu = await emulator({ records: records(10, (i) => now - 8000 + Math.floor(i / 2)), faults: 'page-size=3' });
-    const config = eksConfig(emu.url);
+    const config = eksConfig(emu.url, ONE_CHAIN);
     const quotas = fastQuotas();
     // The first process stops after two pages (their batches delivered and committed).
     const first = await drain(eksSource(config, { quotas }).source, undefined, (b) => b.length === 2);
@@ -213,6 +221,50 @@ describe('EKS source against the CloudWatch Logs emulator (real SDK)', () => {
     const [event] = (await drain(eksSource(eksConfig(emu.url), { quotas: fastQuotas() }).source)).flatMap((b) => b.events);
     expect(event!.annotations).toMatchObject({ cluster_name: 'demo-eks', region: 'us-east-1', account_id: '123456789012' });
   });
+});
+
+describe('EKS source: parallel reads (a window whose first page is full is read in ranges, parallelReads at once)', () => {
+  it('delivers a dense backlog once each, in timestamp order, with requests in flight together', async () => {
+    const now = Date.now();
+    const emu = await emulator({ records: records(300, (i) => now - 20_000 + i * 10), faults: 'page-size=20,latency-ms=40' });
+    const { source } = eksSource(eksConfig(emu.url, { parallelReads: 4 }), { quotas: fastQuotas() });
+    const ids = auditIDs(await drain(source));
+    expect(ids).toEqual(Array.from({ length: 300 }, (_, i) => `eks-t-${i}`));
+    const ok = emu.requests.filter((r) => r.status === 200);
+    // Ranges: requests with different bounds, and some that arrived within one latency of each other.
+    expect(new Set(ok.map((r) => r.body.startTime)).size).toBeGreaterThan(4);
+    const times = ok.map((r) => r.at).sort((a, b) => a - b);
+    expect(times.some((t, i) => i > 0 && t - times[i - 1]! < 20)).toBe(true);
+    // About one range per page: not many more requests than one chain (15 pages) would make.
+    expect(ok.length).toBeLessThanOrEqual(15 + 8);
+  });
+
+  it('delivers events sharing one millisecond across pages and ranges once each', async () => {
+    const t = Date.now() - 5000;
+    const emu = await emulator({ records: [...records(11, () => t), ...records(11, () => t + 1, { tag: 'next' })], faults: 'page-size=3' });
+    const ids = auditIDs(await drain(eksSource(eksConfig(emu.url, { parallelReads: 3 }), { quotas: fastQuotas() }).source));
+    expectEachOnce(ids, [...Array.from({ length: 11 }, (_, i) => `eks-t-${i}`), ...Array.from({ length: 11 }, (_, i) => `eks-next-${i}`)]);
+  });
+
+  it('loses nothing across a restart mid-window, and repeats nothing that was committed', async () => {
+    const now = Date.now();
+    const emu = await emulator({ records: records(60, (i) => now - 8000 + i * 20), faults: 'page-size=5' });
+    const config = eksConfig(emu.url, { parallelReads: 3 });
+    const quotas = fastQuotas();
+    const first = await drain(eksSource(config, { quotas }).source, undefined, (b) => b.length === 4);
+    const second = await drain(eksSource(config, { quotas }).source, lastCursor(first));
+    expectEachOnce([...auditIDs(first), ...auditIDs(second)], Array.from({ length: 60 }, (_, i) => `eks-t-${i}`));
+  });
+
+  it('loses nothing in a throttling storm and stays within 5 requests per second', async () => {
+    const now = Date.now();
+    const emu = await emulator({ records: records(40, (i) => now - 10_000 + i * 50), faults: 'throttle-every=3,page-size=5' });
+    const ids = auditIDs(await drain(eksSource(eksConfig(emu.url, { parallelReads: 4 }), { quotas: new QuotaRegistry(systemClock) }).source));
+    expectEachOnce(ids, Array.from({ length: 40 }, (_, i) => `eks-t-${i}`));
+    expect(emu.requests.filter((r) => r.errorType === 'ThrottlingException').length).toBeGreaterThan(2);
+    const times = emu.requests.map((r) => r.at).sort((x, y) => x - y);
+    for (let i = 0; i < times.length; i++) expect(times.filter((t) => t >= times[i]! && t < times[i]! + 950).length).toBeLessThanOrEqual(5);
+  }, 60_000);
 });
 
 describe('EKS source credentials (AWS default chain, against the emulator\'s STS)', () => {
@@ -311,7 +363,7 @@ describe('EKS source: checkpoints of the previous version', () => {
   it('resumes mid-window from {watermark, floor, resume, seen: {ms: eventIds}} without loss or repeats', async () => {
     const now = Date.now();
     const emu = await emulator({ records: records(10, (i) => now - 8000 + Math.floor(i / 2)), faults: 'page-size=3' });
-    const config = eksConfig(emu.url);
+    const config = eksConfig(emu.url, ONE_CHAIN);
     const quotas = fastQuotas();
     const first = await drain(eksSource(config, { quotas }).source, undefined, (b) => b.length === 2);
     // The previous version wrote the same fields without the unit tag.
