@@ -41,27 +41,61 @@ export function unpackTexts(packed: PackedTexts): string[] {
   });
 }
 
+/** Byte strings end to end in one buffer of their own, and where each ends (the layout of PackedTexts). */
+export function packBytes(values: readonly Uint8Array[]): PackedTexts {
+  const ends = new Uint32Array(values.length);
+  let total = 0;
+  values.forEach((value, i) => {
+    total += value.byteLength;
+    ends[i] = total;
+  });
+  const bytes = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  for (const value of values) {
+    bytes.set(value, at);
+    at += value.byteLength;
+  }
+  return { bytes, ends };
+}
+
+/** Views of the packed buffer, one per byte string (no copy). */
+export function unpackBytes(packed: PackedTexts): Uint8Array[] {
+  const buffer = packedBuffer(packed);
+  let start = 0;
+  return Array.from(packed.ends, (end) => {
+    const view = buffer.subarray(start, end);
+    start = end;
+    return view;
+  });
+}
+
 export function textTransfers(packed: PackedTexts): ArrayBuffer[] {
   return [packed.bytes.buffer as ArrayBuffer, packed.ends.buffer as ArrayBuffer];
 }
 
+/** One field of every record: strings or byte strings packed, anything else as it is. */
+export type PackedColumn = { texts: PackedTexts } | { bytes: PackedTexts } | { values: unknown[] };
+
 /**
  * A source's records on their way to a worker. Strings, or objects that all have the same fields,
- * are packed column by column (a column of strings into one buffer; any other column, numbers or
- * nested values, as it is); records of mixed shapes cross as they are, by structured clone.
+ * are packed column by column (a column of strings, or of byte strings, into one buffer; any other
+ * column, numbers or nested values, as it is); records of mixed shapes cross as they are, by
+ * structured clone (which copies the whole buffer under a byte string that is a view).
  */
 export type PackedRecords =
   | { form: 'texts'; texts: PackedTexts }
-  | { form: 'columns'; count: number; fields: string[]; columns: (PackedTexts | unknown[])[] }
+  | { form: 'columns'; count: number; fields: string[]; columns: PackedColumn[] }
   | { form: 'as-is'; records: unknown[] };
 
 export function packRecords(records: readonly unknown[]): PackedRecords {
   if (records.length > 0 && records.every((r) => typeof r === 'string')) return { form: 'texts', texts: packTexts(records) };
   const fields = sameFields(records);
   if (fields === undefined) return { form: 'as-is', records: [...records] };
-  const columns = fields.map((field) => {
+  const columns = fields.map((field): PackedColumn => {
     const values = records.map((r) => (r as Record<string, unknown>)[field]);
-    return values.every((v) => typeof v === 'string') ? packTexts(values) : values;
+    if (values.every((v) => typeof v === 'string')) return { texts: packTexts(values) };
+    if (values.every((v) => v instanceof Uint8Array)) return { bytes: packBytes(values) };
+    return { values };
   });
   return { form: 'columns', count: records.length, fields, columns };
 }
@@ -69,7 +103,7 @@ export function packRecords(records: readonly unknown[]): PackedRecords {
 export function unpackRecords(packed: PackedRecords): unknown[] {
   if (packed.form === 'as-is') return packed.records;
   if (packed.form === 'texts') return unpackTexts(packed.texts);
-  const columns = packed.columns.map((column) => (Array.isArray(column) ? column : unpackTexts(column)));
+  const columns = packed.columns.map((column): readonly unknown[] => ('texts' in column ? unpackTexts(column.texts) : 'bytes' in column ? unpackBytes(column.bytes) : column.values));
   return Array.from({ length: packed.count }, (_, i) => {
     const record: Record<string, unknown> = {};
     packed.fields.forEach((field, f) => (record[field] = columns[f]![i]));
@@ -80,7 +114,7 @@ export function unpackRecords(packed: PackedRecords): unknown[] {
 /** The buffers a packing hands over with it (postMessage's transfer list). */
 export function recordTransfers(packed: PackedRecords): ArrayBuffer[] {
   if (packed.form === 'texts') return textTransfers(packed.texts);
-  if (packed.form === 'columns') return packed.columns.flatMap((c) => (Array.isArray(c) ? [] : textTransfers(c)));
+  if (packed.form === 'columns') return packed.columns.flatMap((c) => ('texts' in c ? textTransfers(c.texts) : 'bytes' in c ? textTransfers(c.bytes) : []));
   return [];
 }
 

@@ -35,9 +35,25 @@ describe('packRecords', () => {
     const packed = packRecords(records);
     expect(packed.form).toBe('columns');
     if (packed.form !== 'columns') return;
-    expect(packed.columns[0]).toHaveProperty('bytes');
-    expect(packed.columns[1]).toEqual([1, 2]);
+    expect(packed.columns[0]).toHaveProperty('texts');
+    expect(packed.columns[1]).toEqual({ values: [1, 2] });
     expect(recordTransfers(packed)).toHaveLength(2);
+  });
+
+  it('packs a column of byte strings into one buffer, views of a larger buffer included, and gives back their bytes', () => {
+    const wire = Buffer.from('0123456789abcdef');
+    const records = [
+      { id: 'a', payload: wire.subarray(2, 5) },
+      { id: 'b', payload: new Uint8Array() },
+      { id: 'c', payload: wire.subarray(10) },
+    ];
+    const packed = packRecords(records);
+    if (packed.form !== 'columns') throw new Error('expected columns');
+    expect(packed.columns[1]).toHaveProperty('bytes');
+    // Only the bytes of the views cross, not the buffer they are views of.
+    expect(recordTransfers(packed).reduce((n, b) => n + b.byteLength, 0)).toBeLessThan(wire.buffer.byteLength);
+    const back = unpackRecords(structuredClone(packed, { transfer: recordTransfers(packed) })) as { id: string; payload: Uint8Array }[];
+    expect(back.map((r) => Buffer.from(r.payload).toString())).toEqual(['234', '', 'abcdef']);
   });
 
   it('sends records of mixed shapes, or with a __proto__ field, as they are', () => {

@@ -1,5 +1,5 @@
 // The bridge with worker threads against the bridge without: the same backlog of each source that
-// hands its records to the workers (EKS, AKS polled, AKS through Event Hubs) through the real SDK,
+// hands its records to the workers (EKS, AKS polled, AKS through Event Hubs, GKE polled) through the real SDK,
 // the policy, a filter, a scrubbing webhook sink, a file sink that does not scrub and a rules sink
 // must come out the same, byte for byte, with the same rejects and the same counts.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Bridge } from '../../src/bridge.js';
+import { PooledPreparer } from '../../src/pipeline/prepare.js';
 import { parseConfig } from '../../src/config/load.js';
 import { AksEmulator } from '../../src/sources/aks/emulator/server.js';
 import { startEventHubsEmulator } from '../../src/sources/aks-eventhubs/emulator/index.js';
 import { EksEmulator, type EmulatorRecord } from '../../src/sources/eks/emulator/server.js';
+import { GkeEmulator } from '../../src/sources/gke/emulator/server.js';
 import { SAMPLES_DIR } from '../../src/component/samples.js';
 import { tempDir } from '../helpers/fs.js';
 import { TestReceiver } from '../helpers/http-receiver.js';
@@ -93,6 +95,39 @@ const aksEventHubs: SourceFactory = async (_start, dir) => {
   };
 };
 
+const gke: SourceFactory = async (start) => {
+  const samples = JSON.parse(readFileSync(`${SAMPLES_DIR}gke/entries.json`, 'utf8')) as Record<string, unknown>[];
+  const entries = Array.from({ length: 600 }, (_, i) => {
+    const sample = samples[i % 9 === 0 ? 6 : i % samples.length]!; // 6: a configmaps create
+    const payload = { ...(sample.protoPayload as Record<string, unknown>) };
+    const secret = { kind: 'Secret', apiVersion: 'v1', metadata: { name: `db-${i}`, namespace: 'prod' }, data: { password: SECRET_VALUE } };
+    if (i % 18 === 0) {
+      // A Secret create: the policy keeps it at Metadata.
+      Object.assign(payload, { methodName: 'io.k8s.core.v1.secrets.create', resourceName: `core/v1/namespaces/prod/secrets/db-${i}`, request: { '@type': 'core.k8s.io/v1.Secret', ...secret } });
+    } else if (i % 18 === 9) {
+      // A body that carries a Secret on another resource: kept by the policy, scrubbed for the webhook sink.
+      Object.assign(payload, { methodName: 'io.k8s.core.v1.configmaps.create', resourceName: `core/v1/namespaces/prod/configmaps/cm-${i}`, request: { '@type': 'core.k8s.io/v1.List', kind: 'List', apiVersion: 'v1', items: [secret] } });
+    }
+    const resource = sample.resource as { type: string; labels: Record<string, string> };
+    const ns = BigInt(start) * 1_000_000n + BigInt(i) * 10_000_000n;
+    const time = new Date(Number(ns / 1_000_000n)).toISOString().replace('Z', `${String(ns % 1_000_000n).padStart(6, '0')}Z`);
+    return {
+      ...sample,
+      protoPayload: payload,
+      insertId: `w-${i}`,
+      logName: 'projects/demo/logs/cloudaudit.googleapis.com%2Factivity',
+      resource: { type: resource.type, labels: { ...resource.labels, project_id: 'demo' } },
+      timestamp: time,
+      receiveTimestamp: time,
+    };
+  });
+  const emulator = await GkeEmulator.start(entries, { faults: { malformedEvery: 150 } });
+  return {
+    yaml: `{ name: gke, type: gke, projectId: demo, endpoint: "${emulator.endpoint}", insecure: true, startFrom: -2h, pageSize: 70, requestsPerMinute: 6000 }`,
+    close: () => emulator.stop(),
+  };
+};
+
 interface Outcome {
   /** Items of every body the receiver got, in order. */
   received: string[];
@@ -161,10 +196,15 @@ describe('worker threads (pipeline.workers)', () => {
     ['eks', eks, 4],
     ['aks (polled)', aks, 4],
     ['aks-eventhubs', aksEventHubs, 11],
+    ['gke (polled)', gke, 4],
   ] as const)('deliver what the main thread alone delivers from %s, byte for byte, with the same rejects and counts', async (_name, factory, rejects) => {
     const start = Date.now() - 3_600_000;
     const alone = await runBridge(factory, 0, start);
+    const handedOver = vi.spyOn(PooledPreparer.prototype, 'prepare');
     const pooled = await runBridge(factory, 2, start);
+    // The source handed its records to the workers (it would deliver the same doing it all itself).
+    expect(handedOver.mock.calls.length).toBeGreaterThan(0);
+    handedOver.mockRestore();
 
     expect(alone.received.length).toBeGreaterThan(100);
     // Bodies go out up to maxConcurrentRequests at a time, so they may arrive in either order; the

@@ -11,6 +11,14 @@ export type WireEntryResult =
   | { ok: true; json: Record<string, unknown>; timestampNs: bigint; receiveNs: bigint | undefined; insertId: string }
   | { ok: false; reason: string; raw: Record<string, unknown>; timestampNs?: bigint; insertId?: string };
 
+/**
+ * A LogEntry read as far as its AuditLog payload, which is left as bytes: what the main thread does
+ * when the payload is decoded in a worker thread (src/pipeline/prepare.ts). Plain data.
+ */
+export type WireEntryHead =
+  | { ok: true; json: Record<string, unknown>; timestampNs: bigint; receiveNs: bigint | undefined; insertId: string; auditLog?: Uint8Array }
+  | Extract<WireEntryResult, { ok: false }>;
+
 function bytesOf(value: unknown): Uint8Array | undefined {
   if (value instanceof Uint8Array) return value;
   if (typeof value === 'string') return Buffer.from(value, 'base64');
@@ -18,6 +26,11 @@ function bytesOf(value: unknown): Uint8Array | undefined {
 }
 
 export function fromWireEntry(raw: unknown): WireEntryResult {
+  return decodeWireEntry(readWireEntry(raw));
+}
+
+/** Everything of a LogEntry but the AuditLog in its protoPayload, which stays bytes (`auditLog`). */
+export function readWireEntry(raw: unknown): WireEntryHead {
   if (!isPlainObject(raw)) return { ok: false, reason: 'not a LogEntry', raw: { value: String(raw) } };
   const insertId = typeof raw.insertId === 'string' && raw.insertId !== '' ? raw.insertId : undefined;
   const timestampNs = timestampToNs(raw.timestamp);
@@ -33,26 +46,32 @@ export function fromWireEntry(raw: unknown): WireEntryResult {
   if (typeof raw.textPayload === 'string' && raw.payload === 'textPayload') json.textPayload = raw.textPayload;
   if (isPlainObject(raw.jsonPayload) && raw.payload === 'jsonPayload') json.jsonPayload = {};
 
-  const fail = (reason: string): WireEntryResult => ({ ok: false, reason, raw: json, timestampNs, insertId });
+  const fail = (reason: string): WireEntryHead => ({ ok: false, reason, raw: json, timestampNs, insertId });
   if (insertId === undefined) return fail('malformed entry: no insertId');
   if (timestampNs === undefined) return fail('malformed entry: no timestamp');
 
   const any = raw.protoPayload;
   if (isPlainObject(any)) {
     const type = typeof any.type_url === 'string' ? any.type_url : typeof any.typeUrl === 'string' ? any.typeUrl : '';
-    const bytes = bytesOf(any.value);
-    if (type !== AUDIT_LOG_TYPE) {
-      json.protoPayload = { '@type': type };
-    } else {
-      try {
-        json.protoPayload = decodeAuditLog(bytes ?? new Uint8Array());
-      } catch (err) {
-        json.protoPayload = { '@type': type, value: Buffer.from(bytes ?? new Uint8Array()).toString('base64') };
-        // Too deep is the normalizer's reason for a body it would refuse: the same words for the same fault.
-        if (err instanceof AuditLogTooDeepError) return fail(`malformed entry: ${err.message}`);
-        return fail(`malformed entry: protoPayload is not a decodable AuditLog (${(err as Error).message})`);
-      }
-    }
+    if (type !== AUDIT_LOG_TYPE) json.protoPayload = { '@type': type };
+    else return { ok: true, json, timestampNs, receiveNs, insertId, auditLog: bytesOf(any.value) ?? new Uint8Array() };
   }
   return { ok: true, json, timestampNs, receiveNs, insertId };
+}
+
+/** The entry with its AuditLog decoded into protoPayload, as Cloud Logging shows it. */
+export function decodeWireEntry(head: WireEntryHead): WireEntryResult {
+  if (!head.ok) return head;
+  const { auditLog, ...entry } = head;
+  if (auditLog === undefined) return entry;
+  const { json, timestampNs, insertId } = entry;
+  try {
+    json.protoPayload = decodeAuditLog(auditLog);
+  } catch (err) {
+    json.protoPayload = { '@type': AUDIT_LOG_TYPE, value: Buffer.from(auditLog).toString('base64') };
+    // Too deep is the normalizer's reason for a body it would refuse: the same words for the same fault.
+    const reason = err instanceof AuditLogTooDeepError ? `malformed entry: ${err.message}` : `malformed entry: protoPayload is not a decodable AuditLog (${(err as Error).message})`;
+    return { ok: false, reason, raw: json, timestampNs, insertId };
+  }
+  return entry;
 }

@@ -9,7 +9,8 @@ import { readGkeV1Cursor } from '../polling/legacy-cursors.js';
 import { OverlapWindowPoller, type Page, type RecordId } from '../polling/window-poller.js';
 import type { PositionCodec, Window } from '../polling/window.js';
 import type { LoggingClient } from './client.js';
-import { fromWireEntry, type WireEntryResult } from './entry.js';
+import { decodeWireEntry, readWireEntry, type WireEntryHead } from './entry.js';
+import { deferGkeEntry, GKE_ENTRY_CONVERTER } from './deferred.js';
 import { baseFilter, windowFilter } from './filter.js';
 import { formatTimeNs, msToNs, nsToMs, parseTimeNs } from './time.js';
 
@@ -41,16 +42,23 @@ export interface GkePollerDeps {
   quota: TokenBucket;
   logger: Logger;
   metrics?: Metrics;
+  /** Hand entries to the runner's worker threads with their AuditLog undecoded (SourceContext.deferNormalization). */
+  defer?: boolean | undefined;
 }
 
 type Config = Pick<GkeSourceConfig, 'name' | 'projectId' | 'logs' | 'clusters' | 'locations' | 'filter' | 'pageSize' | 'settleLag' | 'overlap' | 'keepTypeKey'>;
+
+/** How a rejected entry is named in messages and the dead-letter file. */
+function refOf(entry: { insertId?: string | undefined }): string {
+  return entry.insertId ?? 'entry without insertId';
+}
 
 /**
  * One gke source's windows (src/sources/gke/README.md): each poll reads its window in timestamp
  * order, page by page (each page one batch), through the window cursor. A record's key is its
  * insertId at its timestamp: the start and end entries of an exec share the insertId.
  */
-export class GkeWindowPoller extends OverlapWindowPoller<WireEntryResult> {
+export class GkeWindowPoller extends OverlapWindowPoller<WireEntryHead> {
   readonly api = 'Cloud Logging entries.list';
   private readonly base: string;
   private readonly normalizeOptions: { keepTypeKey: boolean };
@@ -59,12 +67,19 @@ export class GkeWindowPoller extends OverlapWindowPoller<WireEntryResult> {
     private readonly config: Config,
     private readonly deps: GkePollerDeps,
   ) {
-    super({ name: config.name, codec: gkePositions, settleLagMs: config.settleLag, overlapMs: config.overlap, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
+    super({
+      name: config.name,
+      codec: gkePositions,
+      settleLagMs: config.settleLag,
+      overlapMs: config.overlap,
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
+      deferTo: deps.defer ? { converter: GKE_ENTRY_CONVERTER, context: config.keepTypeKey ? { keepTypeKey: 'true' } : {} } : undefined,
+    });
     this.base = baseFilter({ projectId: config.projectId, logs: config.logs, clusters: config.clusters, locations: config.locations, extra: config.filter });
     this.normalizeOptions = { keepTypeKey: config.keepTypeKey };
   }
 
-  protected async *pages(window: Window, ctx: PollContext): AsyncGenerator<Page<WireEntryResult>> {
+  protected async *pages(window: Window, ctx: PollContext): AsyncGenerator<Page<WireEntryHead>> {
     const client = await this.deps.client();
     const filter = windowFilter(this.base, window.start, window.end);
     let pageToken: string | undefined;
@@ -72,18 +87,29 @@ export class GkeWindowPoller extends OverlapWindowPoller<WireEntryResult> {
       await this.deps.quota.take(ctx.signal);
       const page = await client.list({ filter, pageSize: this.config.pageSize, pageToken }, ctx.signal);
       pageToken = page.nextPageToken || undefined;
-      yield { records: page.entries.map(fromWireEntry), done: pageToken === undefined };
+      // The AuditLog stays bytes here: convert, or a worker thread (defer), decodes it.
+      yield { records: page.entries.map(readWireEntry), done: pageToken === undefined };
     } while (pageToken !== undefined);
   }
 
-  protected identify(wire: WireEntryResult): RecordId | undefined {
-    return wire.timestampNs !== undefined && wire.insertId !== undefined ? { position: wire.timestampNs, key: wire.insertId } : undefined;
+  protected identify(head: WireEntryHead): RecordId | undefined {
+    return head.timestampNs !== undefined && head.insertId !== undefined ? { position: head.timestampNs, key: head.insertId } : undefined;
   }
 
-  protected convert(wire: WireEntryResult): AuditEvent | Reject {
-    if (!wire.ok) return { reason: wire.reason, raw: wire.raw, ref: wire.insertId ?? 'entry without insertId' };
-    if (wire.receiveNs !== undefined) this.deps.metrics?.ingestionLag.observe({ source: this.config.name }, Math.max(0, nsToMs(wire.receiveNs - wire.timestampNs)) / 1000);
+  protected convert(head: WireEntryHead): AuditEvent | Reject {
+    this.observeLag(head);
+    const wire = decodeWireEntry(head);
+    if (!wire.ok) return { reason: wire.reason, raw: wire.raw, ref: refOf(wire) };
     return normalizeGkeEntry(wire.json, this.normalizeOptions, wire.insertId);
+  }
+
+  protected override defer(head: WireEntryHead): { record: unknown; ref: string } {
+    this.observeLag(head);
+    return { record: deferGkeEntry(head), ref: refOf(head) };
+  }
+
+  private observeLag(head: WireEntryHead): void {
+    if (head.ok && head.receiveNs !== undefined) this.deps.metrics?.ingestionLag.observe({ source: this.config.name }, Math.max(0, nsToMs(head.receiveNs - head.timestampNs)) / 1000);
   }
 
   classify(err: unknown): ApiFailure {

@@ -36,6 +36,7 @@ export class GkeSource implements Source {
       quota,
       logger,
       metrics: ctx.metrics,
+      defer: ctx.deferNormalization,
     });
     try {
       yield* pollingBatches(poller, pollingOptionsFor(config, { ...ctx, logger }), from, signal);
