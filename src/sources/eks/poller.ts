@@ -86,6 +86,7 @@ export class EksPoller extends OverlapWindowPoller<FilteredLogEvent> {
         more: (page) => page.nextToken !== undefined,
         positions: (page) => timestampsOf(page.events),
         size: (page) => page.events.length,
+        unsurfaced: (err) => this.countFailure(err),
       },
       ctx.signal,
     );
@@ -111,6 +112,13 @@ export class EksPoller extends OverlapWindowPoller<FilteredLogEvent> {
       nextToken = page.nextToken || undefined;
       yield { events: page.events ?? [], nextToken };
     } while (nextToken !== undefined);
+  }
+
+  /** A failed request the polling loop does not see (src/sources/polling/read-ahead.ts), counted as the loop counts the one it sees. */
+  private countFailure(err: unknown): void {
+    const failure = this.classify(err);
+    this.deps.metrics.apiErrors.inc({ source: this.config.name, code: failure.code });
+    if (failure.throttled) this.deps.metrics.apiThrottles.inc({ source: this.config.name });
   }
 
   protected identify(e: FilteredLogEvent, window: Window): RecordId {

@@ -116,8 +116,8 @@ describe('readAhead', () => {
       }
     })();
     await expect(reading).rejects.toThrow('throttled');
-    // The first page (items 0-9) and the first range ([9, 18)) came before the range that failed.
-    expect(handed.flatMap((p) => p.items.map((i) => i.key))).toEqual([...Array.from({ length: 10 }, (_, i) => `k${i}`), ...Array.from({ length: 9 }, (_, i) => `k${i + 9}`)]);
+    // The first page (items 0-9) and the first range ([9, 45): four times what that page covered) came before the range that failed.
+    expect(handed.flatMap((p) => p.items.map((i) => i.key))).toEqual([...Array.from({ length: 10 }, (_, i) => `k${i}`), ...Array.from({ length: 36 }, (_, i) => `k${i + 9}`)]);
     const requests = log.stats.requests;
     await new Promise((r) => setTimeout(r, 20));
     expect(log.stats.requests).toBe(requests);
