@@ -65,8 +65,8 @@ export async function* readAhead<P>(options: ReadAheadOptions<P>, signal: AbortS
   await first.return?.();
   yield { page: head.value, last: false };
 
-  // The first page was full: what is left of the window is cut into ranges of the positions a page
-  // covered, read `parallel` at a time.
+  // The first page was full: what is left of the window is cut into ranges of PAGES_PER_RANGE times
+  // the positions that page covered, read `parallel` at a time.
   const perPage = Math.max(1, size(head.value));
   let span = (covered.last - covered.first > 0n ? covered.last - covered.first : 1n) * BigInt(PAGES_PER_RANGE);
   let from = covered.last;
@@ -75,6 +75,7 @@ export async function* readAhead<P>(options: ReadAheadOptions<P>, signal: AbortS
   const controller = new AbortController();
   const stop = (): void => controller.abort(signal.reason);
   signal.addEventListener('abort', stop, { once: true });
+  if (signal.aborted) stop();
   const queue: RangeChannel<P>[] = [];
   let surfaced: { error: unknown } | undefined;
   const launch = (): void => {
@@ -110,10 +111,12 @@ export async function* readAhead<P>(options: ReadAheadOptions<P>, signal: AbortS
     }
   } finally {
     signal.removeEventListener('abort', stop);
+    // A range that failed after the caller's signal aborted failed of the abort: not the API's answer.
+    const answered = !signal.aborted;
     controller.abort(new Error('read-ahead ended'));
     for (const range of queue) {
       const failure = range.discard();
-      if (failure !== undefined && failure !== surfaced) options.unsurfaced?.(failure.error);
+      if (answered && failure !== undefined && failure !== surfaced) options.unsurfaced?.(failure.error);
     }
   }
 }
