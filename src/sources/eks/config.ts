@@ -28,7 +28,7 @@ export const eksSourceSchema = z.strictObject({
   /** Shared by every source on the same account and region: FilterLogEvents allows 5 per second. */
   requestsPerSecond: z.number({ error: 'a number of requests per second' }).positive().max(5).default(5),
   /** Ranges of a window read at once once its first page is full; each request still takes a token. */
-  parallelReads: positiveInt('a number of ranges read at once, 1 to 8').max(8, { message: 'a number of ranges read at once, 1 to 8' }).default(2),
+  parallelReads: positiveInt('a number of ranges read at once, 1 to 4').max(4, { message: 'a number of ranges read at once, 1 to 4' }).default(2),
   endpoint: httpUrl().optional(),
   ...pollingFields({ pollInterval: '10s', settleLag: '60s', overlap: '5m' }),
 });

@@ -81,7 +81,6 @@ export class EksPoller extends OverlapWindowPoller<FilteredLogEvent> {
         start: window.start,
         end: window.end,
         parallel: this.config.parallelReads,
-        bufferedPages: 1,
         read: (from, to, signal) => this.range(call, from, to, signal),
         more: (page) => page.nextToken !== undefined,
         positions: (page) => timestampsOf(page.events),
