@@ -21,7 +21,7 @@ export class EncodedEvent {
     readonly stageTimestamp: string,
   ) {}
 
-  /** An event from its text (tests, and the few places that have a text rather than a job's bytes). */
+  /** An event from its text rather than a job's bytes (tests build them so). */
   static fromText(text: string, auditID: string, stageTimestamp: string): EncodedEvent {
     const buffer = Buffer.from(text);
     const encoded = new EncodedEvent(buffer, 0, buffer.length, auditID, stageTimestamp);

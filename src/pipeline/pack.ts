@@ -13,60 +13,59 @@ export interface PackedTexts {
 }
 
 export function packTexts(texts: readonly string[]): PackedTexts {
-  const ends = new Uint32Array(texts.length);
+  return packWith(texts, (text) => Buffer.byteLength(text), (bytes, text, at) => bytes.write(text, at));
+}
+
+/** Byte strings end to end in one buffer of their own, and where each ends (the layout of PackedTexts). */
+export function packBytes(values: readonly Uint8Array[]): PackedTexts {
+  return packWith(
+    values,
+    (value) => value.byteLength,
+    (bytes, value, at) => {
+      bytes.set(value, at);
+      return value.byteLength;
+    },
+  );
+}
+
+/** Sizes every value, then writes each once into a buffer of exactly that size. */
+function packWith<T>(values: readonly T[], byteLength: (value: T) => number, write: (bytes: Buffer, value: T, at: number) => number): PackedTexts {
+  const ends = new Uint32Array(values.length);
   let total = 0;
-  texts.forEach((text, i) => {
-    total += Buffer.byteLength(text);
+  values.forEach((value, i) => {
+    total += byteLength(value);
     ends[i] = total;
   });
   // Not from Buffer's shared pool: the whole ArrayBuffer is transferred.
   const bytes = Buffer.allocUnsafeSlow(total);
   let at = 0;
-  for (const text of texts) at += bytes.write(text, at);
+  for (const value of values) at += write(bytes, value, at);
   return { bytes, ends };
 }
 
 /** The packed bytes as a Buffer over the same memory. */
-export function packedBuffer(packed: PackedTexts): Buffer {
+function packedBuffer(packed: PackedTexts): Buffer {
   return Buffer.from(packed.bytes.buffer, packed.bytes.byteOffset, packed.bytes.byteLength);
 }
 
-export function unpackTexts(packed: PackedTexts): string[] {
+/** Each packed value's range of the buffer, in order. */
+export function mapRanges<T>(packed: PackedTexts, visit: (buffer: Buffer, start: number, end: number, index: number) => T): T[] {
   const buffer = packedBuffer(packed);
   let start = 0;
-  return Array.from(packed.ends, (end) => {
-    const text = buffer.toString('utf8', start, end);
+  return Array.from(packed.ends, (end, index) => {
+    const out = visit(buffer, start, end, index);
     start = end;
-    return text;
+    return out;
   });
 }
 
-/** Byte strings end to end in one buffer of their own, and where each ends (the layout of PackedTexts). */
-export function packBytes(values: readonly Uint8Array[]): PackedTexts {
-  const ends = new Uint32Array(values.length);
-  let total = 0;
-  values.forEach((value, i) => {
-    total += value.byteLength;
-    ends[i] = total;
-  });
-  const bytes = Buffer.allocUnsafeSlow(total);
-  let at = 0;
-  for (const value of values) {
-    bytes.set(value, at);
-    at += value.byteLength;
-  }
-  return { bytes, ends };
+export function unpackTexts(packed: PackedTexts): string[] {
+  return mapRanges(packed, (buffer, start, end) => buffer.toString('utf8', start, end));
 }
 
 /** Views of the packed buffer, one per byte string (no copy). */
 export function unpackBytes(packed: PackedTexts): Uint8Array[] {
-  const buffer = packedBuffer(packed);
-  let start = 0;
-  return Array.from(packed.ends, (end) => {
-    const view = buffer.subarray(start, end);
-    start = end;
-    return view;
-  });
+  return mapRanges(packed, (buffer, start, end) => buffer.subarray(start, end));
 }
 
 export function textTransfers(packed: PackedTexts): ArrayBuffer[] {

@@ -17,7 +17,7 @@ import { dedupeKey } from './dedupe.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ConverterRef, DeferredRecords } from './types.js';
 import type { WorkerPool } from './worker-pool.js';
-import { packedBuffer, packRecords, packTexts, recordTransfers, textTransfers, unpackRecords, unpackTexts, type PackedRecords, type PackedTexts } from './pack.js';
+import { mapRanges, packRecords, packTexts, recordTransfers, textTransfers, unpackRecords, unpackTexts, type PackedRecords, type PackedTexts } from './pack.js';
 
 /**
  * A converter's normalize (src/component/converter.ts): pure, never throws on bad input. A record
@@ -226,13 +226,7 @@ export function fromWires(deferred: DeferredRecords, parts: readonly ProcessedWi
 
 /** A packed variant's texts as encoded events on its bytes, appended to `out`. */
 function encodedEvents(packed: PackedTexts, part: ProcessedWire, out: EncodedEvent[]): void {
-  const buffer = packedBuffer(packed);
-  let start = 0;
-  for (let i = 0; i < packed.ends.length; i++) {
-    const end = packed.ends[i]!;
-    out.push(new EncodedEvent(buffer, start, end, part.auditIDs[i]!, part.stageTimestamps[i]!));
-    start = end;
-  }
+  for (const event of mapRanges(packed, (buffer, start, end, i) => new EncodedEvent(buffer, start, end, part.auditIDs[i]!, part.stageTimestamps[i]!))) out.push(event);
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

@@ -77,9 +77,9 @@ export interface Sink {
    */
   write(events: readonly AuditEvent[], signal: AbortSignal): Promise<void>;
   /**
-   * For sinks that send events as text: the same as write, for events a worker thread has already
-   * encoded, so that the main thread need not parse them. Optional; a sink without it is written
-   * the parsed events.
+   * For sinks that send events as they are encoded: the same as write, for events a worker thread
+   * has already encoded (their UTF-8 bytes, src/event/encoded.ts), so that the main thread need not
+   * parse them. Optional; a sink without it is written the parsed events.
    */
   writeEncoded?(events: readonly EncodedEvent[], signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
