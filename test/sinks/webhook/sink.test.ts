@@ -174,7 +174,7 @@ describe('webhook sink: retries and refusals', () => {
     const at = r.requests.map((q) => q.at!);
     expect(at[1]! - at[0]!).toBeLessThan(1000); // first backoff: full jitter below the 1 s initial
     expect(at[2]! - at[1]!).toBe(7000 + 20); // Retry-After: 7, then the write waits batchMaxWait (20 ms) in a new body
-    expect(at[3]! - at[2]!).toBeLessThan(4000); // third attempt: below 1 s * 2^2
+    expect(at[3]! - at[2]!).toBeLessThan(4000 + 20); // third attempt: below 1 s * 2^2, plus batchMaxWait as above
     for (const code of ['503', '429', '408', '200']) {
       expect(await metricValue(metrics.httpClientRequests, { target: 'hook', code }), code).toBe(1);
     }
