@@ -50,6 +50,7 @@ export interface DeferredRecords {
   /**
    * When the provider took in each record (epoch ms), where the source knows: the runner observes
    * ingestion_lag_seconds from it and each event's stageTimestamp, as a source that normalizes does.
+   * One per record; NaN for a record whose time is not known.
    */
   ingestedMs?: number[];
 }

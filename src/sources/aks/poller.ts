@@ -26,15 +26,20 @@ export interface AksPollerDeps {
 
 type PageOutcome = { rows: Record<string, unknown>[] } | { limit: string; detail: string };
 
-/** A row as the query projects it, with its ingestion time read once. */
 /** A row's place, for rejects: its ingestion time and key. */
 function rowRef(r: AksRow): string {
   return `ingested ${String(r.row._ing)} key ${r.key}`;
 }
 
+/** What the normalizer stamps on every event, here or in a worker thread. */
+function normalizeContextOf(config: AksSourceConfig): { cluster?: string } {
+  return config.clusterName ? { cluster: config.clusterName } : {};
+}
+
 /** The converter the runner's workers normalize AKS rows with: aksConverter in ./convert.ts. */
 export const AKS_CONVERTER = { module: 'sources/aks/convert.js', export: 'aksConverter' } as const;
 
+/** A row as the query projects it, with its ingestion time read once. */
 interface AksRow {
   row: Record<string, unknown>;
   ing: bigint;
@@ -75,10 +80,10 @@ export class AksPoller extends OverlapWindowPoller<AksRow> {
       settleLagMs: config.settleLag,
       overlapMs: config.overlap,
       metrics: deps.metrics,
-      deferTo: deps.defer ? { converter: AKS_CONVERTER, context: config.clusterName ? { cluster: config.clusterName } : {} } : undefined,
+      deferTo: deps.defer ? { converter: AKS_CONVERTER, context: normalizeContextOf(config) } : undefined,
     });
     this.scope = { table: config.table, categories: config.categories, resourceId: config.resourceId };
-    this.normalizeContext = config.clusterName ? { cluster: config.clusterName } : {};
+    this.normalizeContext = normalizeContextOf(config);
   }
 
   protected async *pages(window: Window, ctx: PollContext): AsyncGenerator<Page<AksRow>> {

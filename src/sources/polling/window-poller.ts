@@ -115,7 +115,9 @@ export abstract class OverlapWindowPoller<R> implements WindowPoller<Cursor> {
           const handed = defer!(record, id);
           deferred.records.push(handed.record);
           deferred.refs.push(handed.ref);
-          if (handed.ingestedMs !== undefined) (deferred.ingestedMs ??= []).push(handed.ingestedMs);
+          // One ingestion time per record, NaN where there is none, so indexes stay those of the records.
+          if (handed.ingestedMs !== undefined) (deferred.ingestedMs ??= Array<number>(deferred.records.length - 1).fill(NaN)).push(handed.ingestedMs);
+          else deferred.ingestedMs?.push(NaN);
           // Counted before normalizing: a late record that turns out malformed counts too.
           if (id && id.position < watermark) late++;
           continue;
