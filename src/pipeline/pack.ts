@@ -12,34 +12,48 @@ export interface PackedTexts {
   ends: Uint32Array;
 }
 
+const encoder = new TextEncoder();
+
+/**
+ * UTF-8 takes at least a byte for each UTF-16 unit, and audit text is mostly ASCII, so a buffer of
+ * one byte a unit usually fits the texts exactly and spares measuring each of them first (a pass
+ * over every character). The first text that does not fit has the rest measured, and the buffer is
+ * remade at its exact size; either way no byte of the buffer is left over.
+ */
 export function packTexts(texts: readonly string[]): PackedTexts {
-  return packWith(texts, (text) => Buffer.byteLength(text), (bytes, text, at) => bytes.write(text, at));
+  const ends = new Uint32Array(texts.length);
+  let units = 0;
+  for (const text of texts) units += text.length;
+  // Not from Buffer's shared pool: the whole ArrayBuffer is transferred.
+  let bytes = new Uint8Array(units);
+  let at = 0;
+  texts.forEach((text, i) => {
+    const { read, written } = encoder.encodeInto(text, bytes.subarray(at));
+    if (read === text.length) {
+      at += written;
+    } else {
+      let rest = 0;
+      for (let j = i; j < texts.length; j++) rest += Buffer.byteLength(texts[j]!);
+      const exact = new Uint8Array(at + rest);
+      exact.set(bytes.subarray(0, at));
+      bytes = exact;
+      at += encoder.encodeInto(text, bytes.subarray(at)).written;
+    }
+    ends[i] = at;
+  });
+  return { bytes, ends };
 }
 
 /** Byte strings end to end in one buffer of their own, and where each ends (the layout of PackedTexts). */
 export function packBytes(values: readonly Uint8Array[]): PackedTexts {
-  return packWith(
-    values,
-    (value) => value.byteLength,
-    (bytes, value, at) => {
-      bytes.set(value, at);
-      return value.byteLength;
-    },
-  );
-}
-
-/** Sizes every value, then writes each once into a buffer of exactly that size. */
-function packWith<T>(values: readonly T[], byteLength: (value: T) => number, write: (bytes: Buffer, value: T, at: number) => number): PackedTexts {
   const ends = new Uint32Array(values.length);
   let total = 0;
   values.forEach((value, i) => {
-    total += byteLength(value);
+    total += value.byteLength;
     ends[i] = total;
   });
-  // Not from Buffer's shared pool: the whole ArrayBuffer is transferred.
-  const bytes = Buffer.allocUnsafeSlow(total);
-  let at = 0;
-  for (const value of values) at += write(bytes, value, at);
+  const bytes = new Uint8Array(total);
+  values.forEach((value, i) => bytes.set(value, ends[i]! - value.byteLength));
   return { bytes, ends };
 }
 

@@ -308,7 +308,13 @@ export const CHARS_PER_JOB = 1024 * 1024;
 function approximateChars(record: unknown): number {
   if (typeof record === 'string') return record.length;
   let n = 0;
-  if (record !== null && typeof record === 'object') for (const value of Object.values(record)) if (typeof value === 'string') n += value.length;
+  if (record !== null && typeof record === 'object') {
+    const fields = record as Record<string, unknown>;
+    for (const key in fields) {
+      const value = fields[key];
+      if (typeof value === 'string') n += value.length;
+    }
+  }
   return n;
 }
 

@@ -9,8 +9,22 @@ describe('packTexts', () => {
         const packed = packTexts(texts);
         expect(unpackTexts(packed)).toEqual(texts);
         expect(packed.bytes.byteLength).toBe(texts.reduce((n, t) => n + Buffer.byteLength(t), 0));
+        // The whole buffer is what crosses: no byte of it left over.
+        expect(packed.bytes.buffer.byteLength).toBe(packed.bytes.byteLength);
       }),
     );
+  });
+
+  it('packs texts of more bytes than characters wherever they come, and lone surrogates as UTF-8 writes them (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constant('é€😀'))), (texts) => {
+        const packed = packTexts(texts);
+        expect(unpackTexts(packed)).toEqual(texts.map((t) => Buffer.from(t).toString()));
+        expect(packed.bytes.buffer.byteLength).toBe(texts.reduce((n, t) => n + Buffer.byteLength(t), 0));
+      }),
+    );
+    const packed = packTexts(['é', 'abc', '€x', 'plain ascii']);
+    expect(Array.from(packed.ends)).toEqual([2, 5, 9, 20]);
   });
 });
 
