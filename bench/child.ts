@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { statCpuSeconds } from './threads.js';
 import { ROOT } from './workload.js';
 
 /**
@@ -57,10 +58,12 @@ export class BridgeProcess {
 
   /** CPU seconds the bridge has used (user + system), from /proc/<pid>/stat at 100 ticks per second. */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start at state, field 3.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return statCpuSeconds(`/proc/${this.child.pid}/stat`);
+  }
+
+  /** CPU seconds the bridge's main thread has used (its thread id is the process id). */
+  mainThreadCpuSeconds(): number {
+    return statCpuSeconds(`/proc/${this.child.pid}/task/${this.child.pid}/stat`);
   }
 
   rssMb(): number {

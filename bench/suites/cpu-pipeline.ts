@@ -19,6 +19,7 @@ import { WorkerPool } from '../../src/pipeline/worker-pool.js';
 import { EKS_CONVERTER } from '../../src/sources/eks/poller.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { percentile } from '../receiver.js';
+import { threadCpuSeconds, threadCpuSince } from '../threads.js';
 import { CEILING_LABEL, eventText, measureSet, ROOT, workload } from '../workload.js';
 
 /** One stage of the CPU pipeline over a chunk of events; returns the events that flow on. */
@@ -150,11 +151,23 @@ export const cpuPipelineSuite: Suite = {
         ),
         { key: `cpu_pipeline.workers_${workers}.main_thread_busy`, label: `  main thread busy with ${workers} worker${plural} (event loop utilization)`, value: median(list.map((r) => r.mainBusy)), unit: 'share' },
         { key: `cpu_pipeline.workers_${workers}.process_cores`, label: `  CPU of the whole process with ${workers} worker${plural} (all threads, V8's helpers included)`, value: median(list.map((r) => r.cores)), unit: 'cores' },
+        { key: `cpu_pipeline.workers_${workers}.main_thread_cores`, label: `    of which the main thread`, value: median(list.map((r) => r.threads.main)), unit: 'cores' },
+        { key: `cpu_pipeline.workers_${workers}.worker_threads_cores`, label: `    of which the worker thread${plural}`, value: median(list.map((r) => r.threads.workers)), unit: 'cores' },
+        { key: `cpu_pipeline.workers_${workers}.helper_threads_cores`, label: `    of which V8's helper threads (parallel and concurrent GC, compilers) and libuv's`, value: median(list.map((r) => r.threads.helpers)), unit: 'cores' },
       );
+      ctx.log(`${workers} worker${plural}, round by round: ${list.map((r) => `${r.rate.toFixed(0)} events/s, main ${r.threads.main.toFixed(2)} + workers ${r.threads.workers.toFixed(2)} + helpers ${r.threads.helpers.toFixed(2)} cores`).join('; ')}`);
     }
     const ratios = runs.get(2)!.map((two, i) => two.rate / runs.get(1)![i]!.rate);
     ctx.log(`2 workers against 1, round by round: ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
     figures.push({ key: 'cpu_pipeline.workers_2_vs_1', label: `  2 workers against 1, median of ${rounds} alternating round${rounds > 1 ? 's' : ''}`, value: median(ratios), unit: 'x' });
+    // One worker's run kept c cores busy (the worker, the main thread, the helpers); at the same CPU
+    // per event two cores give at most 2 / c times its rate, however many workers share them.
+    figures.push({
+      key: 'cpu_pipeline.workers_2_vs_1_bound',
+      label: '  what two cores allow at the 1-worker runs\' CPU per event (2 ÷ their cores)',
+      value: median(runs.get(1)!.map((r) => 2 / r.cores)),
+      unit: 'x',
+    });
     return figures;
   },
 };
@@ -164,6 +177,8 @@ interface PooledRun {
   rate: number;
   mainBusy: number;
   cores: number;
+  /** The process's CPU by thread, in cores: what is not the main thread's or the workers' is V8's helpers' and libuv's. */
+  threads: { main: number; workers: number; helpers: number };
 }
 
 /** The middle value (of an odd count; nearest rank below the middle of an even one). */
@@ -182,6 +197,8 @@ const BATCH = 1000;
  */
 async function pooledRate(templates: Parameters<typeof eventText>[0], count: number, workers: number): Promise<PooledRun> {
   const processConfig = processSchema.parse({ policy: `${ROOT}config/audit-policy.yaml` });
+  // Threads there before the pool: the main thread and the helpers; those that come with it are its workers.
+  const before = new Set(threadCpuSeconds().keys());
   const load = compileProcessing(processConfig);
   if (!load.processing) throw new Error(load.problems.join('; '));
   const variants = { scrubbed: true, plain: false };
@@ -208,6 +225,7 @@ async function pooledRate(templates: Parameters<typeof eventText>[0], count: num
     let delivered = 0;
     const elu = performance.eventLoopUtilization();
     const cpu = process.cpuUsage();
+    const threadsAtStart = threadCpuSeconds();
     const start = performance.now();
     const inFlight: Promise<PreparedRecords>[] = [];
     let next = 0;
@@ -235,8 +253,12 @@ async function pooledRate(templates: Parameters<typeof eventText>[0], count: num
     const seconds = (performance.now() - start) / 1000;
     const mainBusy = performance.eventLoopUtilization(elu).utilization;
     const used = process.cpuUsage(cpu);
+    const threads = { main: 0, workers: 0, helpers: 0 };
+    for (const [tid, cpuSeconds] of threadCpuSince(threadsAtStart, threadCpuSeconds())) {
+      threads[tid === process.pid ? 'main' : before.has(tid) ? 'helpers' : 'workers'] += cpuSeconds / seconds;
+    }
     if (delivered === 0) throw new Error('the pool delivered nothing');
-    return { rate: count / seconds, mainBusy, cores: (used.user + used.system) / 1e6 / seconds };
+    return { rate: count / seconds, mainBusy, cores: (used.user + used.system) / 1e6 / seconds, threads };
   } finally {
     await preparer.close();
   }

@@ -18,6 +18,8 @@ export interface Drain {
   seconds: number;
   /** CPU seconds the bridge process used over those seconds. */
   bridgeCpuSeconds: number;
+  /** Of those, the bridge's main thread's (the SDK, dedupe, the sinks' sending, checkpoints). */
+  bridgeMainThreadCpuSeconds: number;
   /** CPU seconds of this process (the emulator and the receiver) over those seconds. */
   benchCpuSeconds: number;
   peakRssMb: number;
@@ -57,6 +59,7 @@ export async function timeDrain(bridge: BridgeProcess, receiver: BenchReceiver, 
   await bridge.port();
   const started = performance.now();
   const cpuAtStart = bridge.cpuSeconds();
+  const mainCpuAtStart = bridge.mainThreadCpuSeconds();
   const benchCpuAtStart = process.cpuUsage();
   let lastLog = Date.now();
   await waitFor(
@@ -77,6 +80,7 @@ export async function timeDrain(bridge: BridgeProcess, receiver: BenchReceiver, 
     events: receiver.events,
     seconds,
     bridgeCpuSeconds: bridge.cpuSeconds() - cpuAtStart,
+    bridgeMainThreadCpuSeconds: bridge.mainThreadCpuSeconds() - mainCpuAtStart,
     benchCpuSeconds: (benchCpu.user + benchCpu.system) / 1e6,
     peakRssMb: bridge.peakRssMb(),
   };
@@ -104,7 +108,7 @@ export const endToEndSuite: Suite = {
         const receiver = await new BenchReceiver().start();
         try {
           const drain = await drainBacklog(provider, count, receiver, (m) => ctx.log(m), ctx.bridgeNodeArgs, mode.workers);
-          ctx.log(`${name}, ${mode.label}: ${count} events in ${drain.seconds.toFixed(1)} s from the bridge ready, ${(receiver.bytes / 1e6).toFixed(0)} MB received, bridge peak RSS ${drain.peakRssMb.toFixed(0)} MB, bridge CPU ${((100 * drain.bridgeCpuSeconds) / drain.seconds).toFixed(0)}% of a core, emulator and receiver ${((100 * drain.benchCpuSeconds) / drain.seconds).toFixed(0)}%`);
+          ctx.log(`${name}, ${mode.label}: ${count} events in ${drain.seconds.toFixed(1)} s from the bridge ready, ${(receiver.bytes / 1e6).toFixed(0)} MB received, bridge peak RSS ${drain.peakRssMb.toFixed(0)} MB, bridge CPU ${((100 * drain.bridgeCpuSeconds) / drain.seconds).toFixed(0)}% of a core (main thread ${((100 * drain.bridgeMainThreadCpuSeconds) / drain.seconds).toFixed(0)}%), emulator and receiver ${((100 * drain.benchCpuSeconds) / drain.seconds).toFixed(0)}%`);
           const key = `end_to_end.${name}.${mode.tag}`;
           figures.push(
             perSecondFigure(
@@ -114,6 +118,7 @@ export const endToEndSuite: Suite = {
               { label: CEILING_LABEL, value: w.ceiling.eventsPerSecond },
             ),
             perSecondFigure({ key: `${key}.bridge_cpu_share`, label: `  bridge process CPU, all its threads (1 = one core busy)`, unit: 'cores' }, drain.bridgeCpuSeconds, drain.seconds),
+            perSecondFigure({ key: `${key}.bridge_main_thread_cpu_share`, label: `  of which the bridge's main thread`, unit: 'cores' }, drain.bridgeMainThreadCpuSeconds, drain.seconds),
             // The emulator shares the two cores with the bridge: what is left of them bounds the bridge.
             perSecondFigure({ key: `${key}.emulator_cpu_share`, label: `  emulator and receiver CPU (the bench process)`, unit: 'cores' }, drain.benchCpuSeconds, drain.seconds),
             { key: `${key}.peak_rss_mb`, label: '  bridge peak RSS', value: drain.peakRssMb, unit: 'MB' },
