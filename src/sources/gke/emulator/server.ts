@@ -36,7 +36,13 @@ interface Stored extends FilterableEntry {
   insertId: string;
   project: string | undefined;
   visibleAtMs: number;
-  wire: Record<string, unknown>;
+  /**
+   * The entry as a ListLogEntriesResponse of it alone, encoded when it is added. Serialized protobuf
+   * messages concatenate into their merge, and a repeated field merges by appending, so a page is
+   * its entries' encodings end to end: the benchmarks drain 100,000 entries through this emulator
+   * on the cores the bridge uses, and encoding every page anew took about half a core there.
+   */
+  encoded: Buffer;
 }
 
 const MAX_PAGE_SIZE = 1000;
@@ -52,6 +58,7 @@ function protoDirs(): string[] {
 }
 
 let serviceDefinition: grpc.ServiceDefinition | undefined;
+/** LoggingServiceV2, with ListLogEntries answered by bytes the emulator encoded (Stored.encoded). */
 function loggingService(): grpc.ServiceDefinition {
   if (!serviceDefinition) {
     const definition = protoLoader.loadSync('google/logging/v2/logging.proto', {
@@ -65,9 +72,16 @@ function loggingService(): grpc.ServiceDefinition {
     const pkg = grpc.loadPackageDefinition(definition) as unknown as {
       google: { logging: { v2: { LoggingServiceV2: { service: grpc.ServiceDefinition } } } };
     };
-    serviceDefinition = pkg.google.logging.v2.LoggingServiceV2.service;
+    const service = pkg.google.logging.v2.LoggingServiceV2.service;
+    const list = service.ListLogEntries!;
+    serviceDefinition = { ...service, ListLogEntries: { ...list, responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : list.responseSerialize(value)) } };
   }
   return serviceDefinition;
+}
+
+/** A ListLogEntriesResponse encoded by the service's own serializer. */
+function encodeResponse(response: Record<string, unknown>): Buffer {
+  return loggingService().ListLogEntries!.responseSerialize(response);
 }
 
 function nsToTimestamp(ns: bigint): { seconds: string; nanos: number } {
@@ -154,7 +168,8 @@ export class GkeEmulator {
     const logName = typeof json.logName === 'string' ? json.logName : '';
     const project = /^projects\/([^/]+)\/logs\//.exec(logName)?.[1];
     const insertId = typeof json.insertId === 'string' ? json.insertId : '';
-    return { json, timestampNs, insertId, project, visibleAtMs, wire: this.wireEntry(json, timestampNs, receiveNs, index) };
+    const encoded = encodeResponse({ entries: [this.wireEntry(json, timestampNs, receiveNs, index)] });
+    return { json, timestampNs, insertId, project, visibleAtMs, encoded };
   }
 
   /** The LogEntry message in proto-loader's shape (snake_case, Timestamps, Any). */
@@ -234,7 +249,9 @@ export class GkeEmulator {
     const ordered = descending ? [...this.entries].reverse() : this.entries;
     const page: Stored[] = [];
     let more = false;
-    for (const e of ordered) {
+    // Ascending, the entries after the token start where a binary search finds them.
+    for (let i = after && !descending ? this.firstAfter(after) : 0; i < ordered.length; i++) {
+      const e = ordered[i]!;
       if (after && !isAfter(e, after, descending)) continue;
       if (e.visibleAtMs > now || e.project === undefined || !projects.has(e.project) || !matcher(e)) continue;
       if (page.length === pageSize) {
@@ -245,10 +262,20 @@ export class GkeEmulator {
     }
     call.returned = page.length;
     const last = page[page.length - 1];
-    return {
-      entries: page.map((e) => e.wire),
-      next_page_token: more && last ? encodeToken(last) : '',
-    };
+    const token = more && last ? encodeToken(last) : '';
+    return Buffer.concat([...page.map((e) => e.encoded), encodeResponse({ next_page_token: token })]);
+  }
+
+  /** The index of the first entry after `p` in ascending order (entries are sorted by time, then insertId). */
+  private firstAfter(p: Position): number {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (isAfter(this.entries[mid]!, p, false)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 }
 
