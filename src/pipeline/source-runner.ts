@@ -112,11 +112,12 @@ export class SourceRunner {
    */
   private admissions: Promise<void> = Promise.resolve();
   /**
-   * Counts the times no further event could reach the sinks before some they hold are acknowledged
-   * (the runner waited for a free slot, or the source ended or stopped); `noMoreComing` says whether that holds
-   * now. Sinks that hold events back to fill a batch are then told so (Sink.flush).
+   * True while no further event can reach the sinks before some they hold are acknowledged: the
+   * runner waits for a free slot, or its source ended or stopped. Sinks that hold events back to
+   * fill a batch are then told so (Sink.flush).
    */
   private noMoreComing = false;
+  /** Counts those waits: a flush meant for one is dropped if the runner has taken a batch since. */
   private stops = 0;
   /** When each undelivered batch was taken, and which sinks it still waits for: what /readyz reports of a stall. */
   private readonly pending = new Map<number, { takenAt: number; waitingFor: Set<string> }>();
