@@ -215,7 +215,10 @@ export class EksEmulator {
     // {"events":[...],"searchedLogStreams":[],"nextToken":...}, each event's JSON as made once.
     const next = more ? `,"nextToken":${JSON.stringify(encodeToken(page[page.length - 1]!))}` : '';
     const parts: Buffer[] = [Buffer.from('{"events":[')];
-    page.forEach((r, i) => parts.push(...(i > 0 ? [COMMA, r.json] : [r.json])));
+    page.forEach((r, i) => {
+      if (i > 0) parts.push(COMMA);
+      parts.push(r.json);
+    });
     parts.push(Buffer.from(`],"searchedLogStreams":[]${next}}`));
     res.writeHead(200, { 'content-type': JSON_TYPE, 'x-amzn-requestid': requestId });
     res.end(Buffer.concat(parts));
