@@ -55,6 +55,19 @@ function batchesOf(count: number, size: number): { events: AuditEvent[] }[] {
   return Array.from({ length: count }, (_, b) => ({ events: makeEvents(b * size, size) }));
 }
 
+/** A receiver that holds every request until the gate opens; both closed after the test. */
+async function heldReceiver(): Promise<{ r: TestReceiver; gate: Gate }> {
+  const r = await TestReceiver.start();
+  onCleanup(() => r.close());
+  const gate = new Gate();
+  onCleanup(async () => gate.open());
+  r.respond = async () => {
+    await gate.wait();
+    return { status: 200 };
+  };
+  return { r, gate };
+}
+
 const receivedIds = (r: TestReceiver): string[] => r.json<{ items: AuditEvent[] }>().flatMap((b) => b.items.map((e) => e.auditID));
 
 describe('webhook sink in the pipeline', () => {
@@ -91,14 +104,7 @@ describe('webhook sink in the pipeline', () => {
   });
 
   it('a body held back to fill is sent once no more events can come (the runner waits for a slot, or the source has ended) and nothing else is in flight', async () => {
-    const r = await TestReceiver.start();
-    onCleanup(() => r.close());
-    const gate = new Gate();
-    onCleanup(async () => gate.open());
-    r.respond = async () => {
-      await gate.wait();
-      return { status: 200 };
-    };
+    const { r, gate } = await heldReceiver();
     const metrics = new Metrics();
     const health = new Health(systemClock, metrics);
     // A wait no test outlasts: only the runner's word sends a body that is not full.
@@ -127,14 +133,7 @@ describe('webhook sink in the pipeline', () => {
   });
 
   it('receiver that accepts slowly: backpressure reaches the source', async () => {
-    const r = await TestReceiver.start();
-    onCleanup(() => r.close());
-    const gate = new Gate();
-    onCleanup(async () => gate.open());
-    r.respond = async () => {
-      await gate.wait();
-      return { status: 200 };
-    };
+    const { r, gate } = await heldReceiver();
     const metrics = new Metrics();
     const health = new Health(systemClock, metrics);
     const { sink } = await webhookSink(r.url, { batchMaxSize: 10 }, { metrics, health });
