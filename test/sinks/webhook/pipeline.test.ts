@@ -156,15 +156,8 @@ describe('webhook sink in the pipeline', () => {
 
   it('several webhook sinks, each with its own batching: the checkpoint moves only when all have acknowledged', async () => {
     const fast = await TestReceiver.start();
-    const slow = await TestReceiver.start();
     onCleanup(() => fast.close());
-    onCleanup(() => slow.close());
-    const gate = new Gate();
-    onCleanup(async () => gate.open());
-    slow.respond = async () => {
-      await gate.wait();
-      return { status: 200 };
-    };
+    const { r: slow, gate } = await heldReceiver();
     const metrics = new Metrics();
     const health = new Health(systemClock, metrics);
     const a = await webhookSink(fast.url, { batchMaxSize: 5 }, { metrics, health, name: 'fast' });
