@@ -48,8 +48,6 @@ export class WebhookSink implements Sink {
   private readonly closing = new AbortController();
   private pending: Batch | undefined;
   private pendingTimer: AbortController | undefined;
-  /** Set by flush() while bodies are in flight: the batch being filled goes when the last is answered. */
-  private sendPendingWhenIdle = false;
   /** Settles after the latest write settled: a write is acknowledged only after the ones before it. */
   private acknowledged: Promise<void> = Promise.resolve();
   private unsettled = 0;
@@ -159,14 +157,14 @@ export class WebhookSink implements Sink {
   }
 
   private append(item: BodyItem, bytes: number, ticket: WriteTicket): void {
-    if (this.pending && !this.pending.accepts(bytes)) this.sendPending();
+    if (this.pending && !this.pending.accepts(bytes)) this.flush();
     if (!this.pending) {
       const batch = new Batch(this.format, { maxItems: Math.min(this.config.batchMaxSize, this.format.maxItems), maxBytes: this.config.batchMaxBytes });
       this.pending = batch;
       this.startTimer(batch);
     }
     this.pending.add(item, bytes, ticket);
-    if (this.pending.full) this.sendPending();
+    if (this.pending.full) this.flush();
   }
 
   /** batchMaxWait counts from the first event of a batch, as the kube-apiserver's batch-max-wait does. */
@@ -175,24 +173,13 @@ export class WebhookSink implements Sink {
     this.pendingTimer = timer;
     this.deps.clock.sleep(this.config.batchMaxWait, timer.signal).then(
       () => {
-        if (this.pending === batch) this.sendPending();
+        if (this.pending === batch) this.flush();
       },
       () => undefined,
     );
   }
 
-  /**
-   * The pipeline can send no more events until some of these are acknowledged (Sink.flush): the
-   * batch being filled goes now if no body is in flight, else when the last one is answered.
-   */
-  flush(): void {
-    if (!this.pending) return;
-    if (this.queue.size === 0 && this.queue.pending === 0) this.sendPending();
-    else this.sendPendingWhenIdle = true;
-  }
-
-  private sendPending(): void {
-    this.sendPendingWhenIdle = false;
+  private flush(): void {
     const batch = this.pending;
     if (!batch) return;
     this.pending = undefined;
@@ -217,9 +204,6 @@ export class WebhookSink implements Sink {
       batch.settle();
     } catch (err) {
       batch.fail(err);
-    } finally {
-      // This body is the last in flight (p-queue counts it until it returns).
-      if (this.sendPendingWhenIdle && this.queue.size === 0 && this.queue.pending === 1) this.sendPending();
     }
   }
 }
