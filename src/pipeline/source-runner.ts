@@ -111,6 +111,13 @@ export class SourceRunner {
    * a sink in, do not depend on which worker finished first.
    */
   private admissions: Promise<void> = Promise.resolve();
+  /**
+   * Counts the times no further event could reach the sinks before some they hold are acknowledged
+   * (the runner waited for a free slot, or the source ended or stopped); `noMoreComing` says whether that holds
+   * now. Sinks that hold events back to fill a batch are then told so (Sink.flush).
+   */
+  private noMoreComing = false;
+  private stops = 0;
   /** When each undelivered batch was taken, and which sinks it still waits for: what /readyz reports of a stall. */
   private readonly pending = new Map<number, { takenAt: number; waitingFor: Set<string> }>();
 
@@ -170,6 +177,7 @@ export class SourceRunner {
         const message = err instanceof Error ? err.message : String(err);
         this.deps.health.sourceFailed(this.name, message);
         // Let what is in flight settle so the restart resumes from the newest committed cursor.
+        this.flushOnceWritten();
         await this.drain();
         const delay = backoffDelay(failures, { initialMs: 1000, maxMs: 60_000 });
         logger.error({ source: this.name, error: message, retryInMs: delay }, 'source failed; restarting from the last checkpoint');
@@ -180,6 +188,7 @@ export class SourceRunner {
         }
       }
     }
+    this.flushOnceWritten();
     await this.drain();
   }
 
@@ -195,7 +204,12 @@ export class SourceRunner {
     try {
       for (;;) {
         // Backpressure: the source is not asked for more until a slot is free.
-        await this.slots.acquire(pollSignal);
+        if (this.slots.available === 0) this.flushOnceWritten();
+        try {
+          await this.slots.acquire(pollSignal);
+        } finally {
+          this.noMoreComing = false;
+        }
         let next: IteratorResult<SourceBatch>;
         try {
           next = await iterator.next();
@@ -205,6 +219,7 @@ export class SourceRunner {
         }
         if (next.done) {
           this.slots.release();
+          this.flushOnceWritten();
           return true;
         }
         try {
@@ -319,6 +334,23 @@ export class SourceRunner {
       this.pending.delete(seq);
       state.markSettled();
     }
+  }
+
+  /**
+   * No more events can come until the sinks acknowledge some: once every batch taken has reached
+   * them, tells them so (Sink.flush), unless the runner has taken a batch since. A batch's writes
+   * start when it is admitted, after the microtasks of its per-sink stages: a turn of the event
+   * loop after the newest admission, all of them have.
+   */
+  private flushOnceWritten(): void {
+    this.noMoreComing = true;
+    const stop = ++this.stops;
+    void this.admissions.then(() =>
+      setImmediate(() => {
+        if (!this.noMoreComing || stop !== this.stops) return;
+        for (const { binding } of this.targets) binding.sink.flush?.();
+      }),
+    );
   }
 
   /** For deferred records whose ingestion times the source gave: how long each event took to reach the provider's log. */

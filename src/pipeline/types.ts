@@ -83,6 +83,14 @@ export interface Sink {
    * parse them. Optional; a sink without it is written the parsed events.
    */
   writeEncoded?(events: readonly EncodedEvent[], signal: AbortSignal): Promise<void>;
+  /**
+   * The runner's word that no more events can come before some the sink holds are acknowledged (all
+   * its in-flight batches are taken, or the source has ended). A sink that holds events back to fill
+   * a batch (the webhook sink's batchMaxWait) must then not sit idle on them: it sends them once
+   * nothing else of its own is in flight (while something is, its acknowledgement lets more events
+   * come, which fill the batch). Optional.
+   */
+  flush?(): void;
   close(): Promise<void>;
   /** How long the sink may keep failing before /readyz reports it; default 5 minutes. */
   readonly failureThresholdMs?: number;

@@ -48,6 +48,8 @@ export class WebhookSink implements Sink {
   private readonly closing = new AbortController();
   private pending: Batch | undefined;
   private pendingTimer: AbortController | undefined;
+  /** Set by flush() while bodies are in flight: the batch being filled goes when the last is answered. */
+  private sendPendingWhenIdle = false;
   /** Settles after the latest write settled: a write is acknowledged only after the ones before it. */
   private acknowledged: Promise<void> = Promise.resolve();
   private unsettled = 0;
@@ -157,14 +159,14 @@ export class WebhookSink implements Sink {
   }
 
   private append(item: BodyItem, bytes: number, ticket: WriteTicket): void {
-    if (this.pending && !this.pending.accepts(bytes)) this.flush();
+    if (this.pending && !this.pending.accepts(bytes)) this.sendPending();
     if (!this.pending) {
       const batch = new Batch(this.format, { maxItems: Math.min(this.config.batchMaxSize, this.format.maxItems), maxBytes: this.config.batchMaxBytes });
       this.pending = batch;
       this.startTimer(batch);
     }
     this.pending.add(item, bytes, ticket);
-    if (this.pending.full) this.flush();
+    if (this.pending.full) this.sendPending();
   }
 
   /** batchMaxWait counts from the first event of a batch, as the kube-apiserver's batch-max-wait does. */
@@ -173,13 +175,24 @@ export class WebhookSink implements Sink {
     this.pendingTimer = timer;
     this.deps.clock.sleep(this.config.batchMaxWait, timer.signal).then(
       () => {
-        if (this.pending === batch) this.flush();
+        if (this.pending === batch) this.sendPending();
       },
       () => undefined,
     );
   }
 
-  private flush(): void {
+  /**
+   * The pipeline can send no more events until some of these are acknowledged (Sink.flush): the
+   * batch being filled goes now if no body is in flight, else when the last one is answered.
+   */
+  flush(): void {
+    if (!this.pending) return;
+    if (this.queue.size === 0 && this.queue.pending === 0) this.sendPending();
+    else this.sendPendingWhenIdle = true;
+  }
+
+  private sendPending(): void {
+    this.sendPendingWhenIdle = false;
     const batch = this.pending;
     if (!batch) return;
     this.pending = undefined;
@@ -204,6 +217,9 @@ export class WebhookSink implements Sink {
       batch.settle();
     } catch (err) {
       batch.fail(err);
+    } finally {
+      // This body is the last in flight (p-queue counts it until it returns).
+      if (this.sendPendingWhenIdle && this.queue.size === 0 && this.queue.pending === 1) this.sendPending();
     }
   }
 }

@@ -103,6 +103,35 @@ describe('webhook sink in the pipeline', () => {
     expect(health.readiness().ready).toBe(true);
   });
 
+  it('a body held back to fill is sent once no more events can come (the runner waits for a slot, or the source has ended) and nothing else is in flight', async () => {
+    const { r, gate } = await heldReceiver();
+    const metrics = new Metrics();
+    const health = new Health(systemClock, metrics);
+    // A wait no test outlasts: only the runner's word sends a body that is not full.
+    const { sink } = await webhookSink(r.url, { batchMaxSize: 30, batchMaxWait: '1h' }, { metrics, health });
+    const source = new ListSource('src', batchesOf(40, 10));
+    const { pipeline, store } = await pipelineWith([sink], source, { metrics, health });
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('stalled: the sink held its body for batchMaxWait')), 10_000)));
+    const run = Promise.race([pipeline.run(), stalled]).finally(() => clearTimeout(timer));
+
+    // Four batches of 10 in flight: one full body of 30 sent and held, the fourth batch's 10 events
+    // kept while it is: its answer frees slots, and more events come to fill theirs.
+    await eventually(() => r.holding === 1 && source.pulled === 4, 10_000, 'the first body held');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(r.holding).toBe(1);
+    expect(sink.backlog).toBe(40);
+
+    gate.open();
+    await run;
+    expect(receivedIds(r).sort()).toEqual(makeEvents(0, 400).map((e) => e.auditID).sort());
+    expect(store.saved.at(-1)).toEqual({ next: 40 });
+    const sizes = r.json<{ items: AuditEvent[] }>().map((b) => b.items.length);
+    expect(sizes[0]).toBe(30);
+    // No body waited for more than the four batches in flight could give it.
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(30);
+  });
+
   it('receiver that accepts slowly: backpressure reaches the source', async () => {
     const { r, gate } = await heldReceiver();
     const metrics = new Metrics();

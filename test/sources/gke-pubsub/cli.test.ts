@@ -6,7 +6,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { validateEvent } from '../../../src/event/event.js';
+import { isReject, validateEvent } from '../../../src/event/event.js';
+import { decodeSinkMessage } from '../../../src/sources/gke-pubsub/decode.js';
 import { gkePubsubPart } from '../../../src/sources/gke-pubsub/demo.js';
 import { dedupeKey } from '../../../src/pipeline/dedupe.js';
 import type { RunningPubsubEmulator } from '../../../src/sources/gke-pubsub/emulator/index.js';
@@ -129,15 +130,26 @@ describe('run with a gke-pubsub source (CLI)', () => {
     const emulator = await res.emulator({ data: entries(1500, 'r') });
     const dir = await tempDir();
     const sink = await receiver(20);
-    const config = await writeConfig(dir, emulator, sink.url, { maxBatchMessages: 50 });
+    // Short leases: what was on the wire when the stream closed comes back in seconds (see below).
+    const config = await writeConfig(dir, emulator, sink.url, { maxBatchMessages: 50, minAckDeadline: '2s', maxAckDeadline: '2s' });
+    const window = (4 + 1) * 50;
     const first = await startBridge(config);
     await waitFor('a third delivered', () => received(sink).length >= 500, 30_000);
     first.kill('SIGTERM');
     expect(await exitOf(first)).toBe(0);
-    const acked = emulator.stats().acked;
     // Everything delivered was acknowledged before exit; what was taken but not delivered went back.
-    expect(acked).toBe(received(sink).length);
-    expect(emulator.stats().outstanding).toBe(0);
+    expect(emulator.stats().acked).toBe(received(sink).length);
+    // The stream closes at once, so messages the service had sent that the client had not read yet
+    // stay leased until their deadline: never handed to the pipeline, never delivered, at most the
+    // flow-control window.
+    const delivered = new Set(received(sink));
+    const onTheWire = emulator.snapshot().filter((m) => m.state === 'leased');
+    expect(onTheWire.length).toBeLessThanOrEqual(window);
+    for (const m of onTheWire) {
+      const event = decodeSinkMessage(m.data, m.messageId);
+      expect(isReject(event) ? event.reason : delivered.has(event.auditID), m.messageId).toBe(false);
+    }
+    await waitFor('the leases on the closed stream ran out', () => emulator.stats().outstanding === 0, 15_000);
 
     const second = await runCli(['run', '--config', config, '--once'], { timeoutMs: 60_000 });
     expect(second.code, second.stderr).toBe(0);
