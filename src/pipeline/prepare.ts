@@ -115,7 +115,12 @@ export function processRecords(deferred: DeferredRecords, normalize: NormalizeRe
   const out: ProcessedText = { keys: [], auditIDs: [], stageTimestamps: [], recordIndexes: [], rejects: [], failures: [], dropped: { policy: 0, filter: 0 }, scrubbedCount: 0 };
   if (variants.scrubbed) out.scrubbed = [];
   if (variants.plain) out.plain = [];
-  const normalized: { event: AuditEvent; index: number }[] = [];
+  const { policy, filter } = processing;
+  const scrubOptions = { secrets: true, paths: processing.scrubPaths };
+  // Each event is processed and encoded as soon as it is normalized, so that only one parsed event
+  // is alive at a time: what a job allocates then dies young instead of being promoted (a job's
+  // parsed events kept to the end filled the worker's old generation every few jobs). Event by
+  // event is also what the runner's batch stage does, and an event a stage throws on costs only itself.
   eachResult(deferred, normalize, (result, index) => {
     if (isReject(result)) {
       const own = {
@@ -123,32 +128,25 @@ export function processRecords(deferred: DeferredRecords, normalize: NormalizeRe
         ...(result.raw !== deferred.records[index] ? { raw: result.raw } : {}),
       };
       out.rejects.push({ index, reason: result.reason, ...own });
-    } else {
-      normalized.push({ event: result, index });
+      return;
     }
-  });
-  const { policy, filter } = processing;
-  const scrubOptions = { secrets: true, paths: processing.scrubPaths };
-  // Event by event: the policy and the filters are per-event functions, so this is what the runner's
-  // batch stage does, and an event a stage throws on costs only itself.
-  for (const { event, index } of normalized) {
-    let kept = event;
+    let kept = result;
     try {
       if (policy) {
         const outcome = applyPolicy(policy, kept);
         if (outcome.kind !== 'kept') {
           out.dropped.policy++;
-          continue;
+          return;
         }
         kept = outcome.event;
       }
       if (filter && !filter(kept)) {
         out.dropped.filter++;
-        continue;
+        return;
       }
     } catch (err) {
       out.failures.push({ stage: 'process', reason: stageError('process', err), text: safeText(kept) });
-      continue;
+      return;
     }
     let scrubbedText: string | undefined;
     let plainText: string | undefined;
@@ -162,7 +160,7 @@ export function processRecords(deferred: DeferredRecords, normalize: NormalizeRe
     } catch (err) {
       const stage = variants.scrubbed ? 'scrub' : 'encode';
       out.failures.push({ stage, reason: stageError(stage, err), text: safeText(kept) });
-      continue;
+      return;
     }
     out.keys.push(dedupeKey(kept));
     out.auditIDs.push(kept.auditID);
@@ -170,7 +168,7 @@ export function processRecords(deferred: DeferredRecords, normalize: NormalizeRe
     out.recordIndexes.push(index);
     if (scrubbedText !== undefined) out.scrubbed!.push(scrubbedText);
     if (plainText !== undefined) out.plain!.push(plainText);
-  }
+  });
   return out;
 }
 
