@@ -10,7 +10,7 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { ReportingHealth, StatusBoard } from './pipeline/status.js';
 import { deadLetterScrubber, processStage, scrubberFactory, type CompiledProcessing } from './process/stages.js';
 import type { Source } from './pipeline/types.js';
-import { InThreadPreparer, PooledPreparer, prepareWorkerScript, type PrepareJob, type ProcessedWire, type RecordPreparer } from './pipeline/prepare.js';
+import { InThreadPreparer, PooledPreparer, prepareWorkerScript, WORKER_RESOURCE_LIMITS, type PrepareJob, type ProcessedWire, type RecordPreparer } from './pipeline/prepare.js';
 import type { PrepareWorkerData } from './pipeline/prepare-worker.js';
 import { WorkerPool } from './pipeline/worker-pool.js';
 import { usableCpus } from './util/cpus.js';
@@ -46,10 +46,7 @@ function recordPreparer(workers: number, config: Config, processing: CompiledPro
     script: prepareWorkerScript(),
     size: workers,
     workerData,
-    // A worker works on one job at a time (at most 250 records and about 1 MB of text); left to
-    // itself its heap grows far past that before it collects (2 workers added some 80 MB to a
-    // drain's peak RSS). A job that needs more fails with the worker and is done on the main thread.
-    resourceLimits: { maxOldGenerationSizeMb: 64 },
+    resourceLimits: WORKER_RESOURCE_LIMITS,
     onWorkerExit: (reason) => log.error({ reason }, 'a worker thread ended; a new one takes its place'),
   });
   return new PooledPreparer(pool, { processing, variants: workerData.variants }, log);

@@ -12,7 +12,7 @@ import { loadRuleFiles } from '../../src/rules/load.js';
 import { withBaseline, type Figure, type Suite } from '../harness.js';
 import { processSchema } from '../../src/process/config.js';
 import { compileProcessing } from '../../src/process/stages.js';
-import { PooledPreparer, prepareWorkerScript, toJob, type PreparedRecords, type PrepareJob, type ProcessedWire } from '../../src/pipeline/prepare.js';
+import { PooledPreparer, prepareWorkerScript, toJob, WORKER_RESOURCE_LIMITS, type PreparedRecords, type PrepareJob, type ProcessedWire } from '../../src/pipeline/prepare.js';
 import type { PrepareWorkerData } from '../../src/pipeline/prepare-worker.js';
 import type { DeferredRecords } from '../../src/pipeline/types.js';
 import { WorkerPool } from '../../src/pipeline/worker-pool.js';
@@ -203,7 +203,8 @@ async function pooledRate(templates: Parameters<typeof eventText>[0], count: num
   if (!load.processing) throw new Error(load.problems.join('; '));
   const variants = { scrubbed: true, plain: false };
   const data: PrepareWorkerData = { process: processConfig, variants };
-  const pool = new WorkerPool<PrepareJob, ProcessedWire>({ script: prepareWorkerScript(), size: workers, workerData: data });
+  // The bridge's own heap limits (src/bridge.ts): a worker's collections are part of what an event costs.
+  const pool = new WorkerPool<PrepareJob, ProcessedWire>({ script: prepareWorkerScript(), size: workers, workerData: data, resourceLimits: WORKER_RESOURCE_LIMITS });
   const preparer = new PooledPreparer(pool, { processing: load.processing, variants }, silentLogger());
   const context = { cluster: 'bench', region: 'us-east-1', accountId: '123456789012' };
   const batchOf = (first: number): DeferredRecords => {
