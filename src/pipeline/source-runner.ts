@@ -112,12 +112,13 @@ export class SourceRunner {
    */
   private admissions: Promise<void> = Promise.resolve();
   /**
-   * Counts the times no further event could reach the sinks before some they hold are acknowledged
-   * (the runner waited for a free slot, or the source ended or stopped); `noMoreComing` says whether that holds
-   * now. Sinks that hold events back to fill a batch are then told so (Sink.flush).
+   * Whether no further event can reach the sinks before some they hold are acknowledged (the runner
+   * waits for a free slot, or the source ended or stopped). Sinks that hold events back to fill a
+   * batch are then told so (Sink.flush); `flushRequests` numbers the times this began, so that only
+   * the latest request flushes.
    */
   private noMoreComing = false;
-  private stops = 0;
+  private flushRequests = 0;
   /** When each undelivered batch was taken, and which sinks it still waits for: what /readyz reports of a stall. */
   private readonly pending = new Map<number, { takenAt: number; waitingFor: Set<string> }>();
 
@@ -344,10 +345,10 @@ export class SourceRunner {
    */
   private flushOnceWritten(): void {
     this.noMoreComing = true;
-    const stop = ++this.stops;
+    const request = ++this.flushRequests;
     void this.admissions.then(() =>
       setImmediate(() => {
-        if (!this.noMoreComing || stop !== this.stops) return;
+        if (!this.noMoreComing || request !== this.flushRequests) return;
         for (const { binding } of this.targets) binding.sink.flush?.();
       }),
     );
