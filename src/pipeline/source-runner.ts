@@ -112,12 +112,11 @@ export class SourceRunner {
    */
   private admissions: Promise<void> = Promise.resolve();
   /**
-   * Whether no further event can reach the sinks before some they hold are acknowledged (the runner
-   * waits for a free slot, or the source ended or stopped). Sinks that hold events back to fill a
-   * batch are then told so (Sink.flush); `flushRequests` numbers the times this began, so that only
-   * the latest request flushes.
+   * Numbers the times no further event could reach the sinks before some they hold are acknowledged
+   * (the runner waits for a free slot, or the source ended or stopped): sinks that hold events back to
+   * fill a batch are then told so (Sink.flush), unless the number moved on meanwhile (a slot came free,
+   * or a later request stands).
    */
-  private noMoreComing = false;
   private flushRequests = 0;
   /** When each undelivered batch was taken, and which sinks it still waits for: what /readyz reports of a stall. */
   private readonly pending = new Map<number, { takenAt: number; waitingFor: Set<string> }>();
@@ -209,7 +208,8 @@ export class SourceRunner {
         try {
           await this.slots.acquire(pollSignal);
         } finally {
-          this.noMoreComing = false;
+          // More events can come now: a flush requested while waiting is void.
+          this.flushRequests++;
         }
         let next: IteratorResult<SourceBatch>;
         try {
@@ -344,11 +344,10 @@ export class SourceRunner {
    * loop after the newest admission, all of them have.
    */
   private flushOnceWritten(): void {
-    this.noMoreComing = true;
     const request = ++this.flushRequests;
     void this.admissions.then(() =>
       setImmediate(() => {
-        if (!this.noMoreComing || request !== this.flushRequests) return;
+        if (request !== this.flushRequests) return;
         for (const { binding } of this.targets) binding.sink.flush?.();
       }),
     );

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isReject, validateEvent } from '../../../src/event/event.js';
 import { decodeSinkMessage } from '../../../src/sources/gke-pubsub/decode.js';
+import { maxOutstandingMessages } from '../../../src/sources/gke-pubsub/config.js';
 import { gkePubsubPart } from '../../../src/sources/gke-pubsub/demo.js';
 import { dedupeKey } from '../../../src/pipeline/dedupe.js';
 import type { RunningPubsubEmulator } from '../../../src/sources/gke-pubsub/emulator/index.js';
@@ -132,7 +133,7 @@ describe('run with a gke-pubsub source (CLI)', () => {
     const sink = await receiver(20);
     // Short leases: what was on the wire when the stream closed comes back in seconds (see below).
     const config = await writeConfig(dir, emulator, sink.url, { maxBatchMessages: 50, minAckDeadline: '2s', maxAckDeadline: '2s' });
-    const window = (4 + 1) * 50;
+    const window = maxOutstandingMessages({ maxBatchMessages: 50 });
     const first = await startBridge(config);
     await waitFor('a third delivered', () => received(sink).length >= 500, 30_000);
     first.kill('SIGTERM');
