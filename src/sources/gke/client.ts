@@ -50,27 +50,36 @@ export async function createLoggingClient(config: Config): Promise<LoggingClient
     options.keyFilename = config.keyFile;
   }
   const logging = new Logging(options);
+  // The package's generated LoggingServiceV2 client, called directly: Logging.getEntries wraps
+  // each entry in an Entry object (a Date for a timestamp, a copy of its fields) that the source
+  // would throw away, which was about a tenth of the main thread's decoding of a page.
+  const service = logging.loggingService as unknown as {
+    listLogEntries(request: Record<string, unknown>, options: Record<string, unknown>): Promise<unknown[]>;
+    close(): Promise<void>;
+  };
   const projectName = `projects/${config.projectId}`;
   return {
     async list(request, signal) {
       signal.throwIfAborted();
-      const call = logging.getEntries({
-        resourceNames: [projectName],
-        filter: request.filter,
-        orderBy: 'timestamp asc',
-        pageSize: request.pageSize,
-        ...(request.pageToken ? { pageToken: request.pageToken } : {}),
-        autoPaginate: false,
+      const call = service.listLogEntries(
+        {
+          resourceNames: [projectName],
+          filter: request.filter,
+          orderBy: 'timestamp asc',
+          pageSize: request.pageSize,
+          ...(request.pageToken ? { pageToken: request.pageToken } : {}),
+        },
         // The source's polling loop owns retries and backoff (and the SDK never retries quota
-        // errors anyway): one call, the original error.
-        gaxOptions: { retry: { retryCodes: [] }, timeout: CALL_TIMEOUT_MS },
-      });
+        // errors anyway): one call, the original error. One page per call: the raw response is
+        // the third value.
+        { autoPaginate: false, retry: { retryCodes: [] }, timeout: CALL_TIMEOUT_MS },
+      );
       const response = await untilAborted(call, signal);
-      const raw = (response as unknown[])[2] as { entries?: unknown[]; nextPageToken?: string } | undefined;
+      const raw = response[2] as { entries?: unknown[]; nextPageToken?: string } | undefined;
       return { entries: raw?.entries ?? [], nextPageToken: raw?.nextPageToken ?? '' };
     },
     async close() {
-      await (logging.loggingService as { close(): Promise<void> }).close();
+      await service.close();
     },
   };
 }

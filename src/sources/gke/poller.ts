@@ -8,7 +8,7 @@ import type { ApiFailure, PollContext } from '../polling/loop.js';
 import { readGkeV1Cursor } from '../polling/legacy-cursors.js';
 import { OverlapWindowPoller, type Page, type RecordId } from '../polling/window-poller.js';
 import type { PositionCodec, Window } from '../polling/window.js';
-import type { LoggingClient } from './client.js';
+import type { EntriesRequest, LoggingClient } from './client.js';
 import { decodeWireEntry, readWireEntry, type WireEntryHead } from './entry.js';
 import { deferGkeEntry, GKE_ENTRY_CONVERTER } from './deferred.js';
 import { baseFilter, windowFilter } from './filter.js';
@@ -85,11 +85,21 @@ export class GkeWindowPoller extends OverlapWindowPoller<WireEntryHead> {
     let pageToken: string | undefined;
     do {
       await this.deps.quota.take(ctx.signal);
-      const page = await client.list({ filter, pageSize: this.config.pageSize, pageToken }, ctx.signal);
-      pageToken = page.nextPageToken || undefined;
-      // The AuditLog stays bytes here: convert, or a worker thread (defer), decodes it.
-      yield { records: page.entries.map(readWireEntry), done: pageToken === undefined };
+      const page = await this.readPage(client, { filter, pageSize: this.config.pageSize, pageToken }, ctx.signal);
+      pageToken = page.nextPageToken;
+      yield { records: page.records, done: pageToken === undefined };
     } while (pageToken !== undefined);
+  }
+
+  /**
+   * One page, read as far as each entry's AuditLog (which stays bytes: convert, or a worker thread,
+   * decodes it). In a function of its own so that the SDK's decoded page is garbage once read: held
+   * in the generator's frame while its batch went through the pipeline, it outlived the young
+   * generation and was promoted, a page at a time.
+   */
+  private async readPage(client: LoggingClient, request: EntriesRequest, signal: AbortSignal): Promise<{ records: WireEntryHead[]; nextPageToken: string | undefined }> {
+    const page = await client.list(request, signal);
+    return { records: page.entries.map(readWireEntry), nextPageToken: page.nextPageToken || undefined };
   }
 
   protected identify(head: WireEntryHead): RecordId | undefined {
