@@ -44,6 +44,42 @@ export function packTexts(texts: readonly string[]): PackedTexts {
   return { bytes, ends };
 }
 
+/**
+ * Texts packed as they come, in the layout of packTexts, so that no text outlives its packing: a
+ * worker that kept a job's encoded events as strings until the job's end had them survive its
+ * scavenges (copied, then promoted), which was most of what those scavenges did. The buffer is
+ * scratch, reused from one `finish` to the next; `finish` copies out exactly what was written.
+ */
+export class TextPacker {
+  private scratch = new Uint8Array(64 * 1024);
+  private ends: number[] = [];
+  private at = 0;
+
+  get count(): number {
+    return this.ends.length;
+  }
+
+  push(text: string): void {
+    // UTF-8 takes at most three bytes for a UTF-16 unit (a surrogate pair: four for two).
+    const room = text.length * 3;
+    if (this.scratch.length - this.at < room) {
+      const grown = new Uint8Array(Math.max(this.scratch.length * 2, this.at + room));
+      grown.set(this.scratch.subarray(0, this.at));
+      this.scratch = grown;
+    }
+    this.at += encoder.encodeInto(text, this.scratch.subarray(this.at)).written;
+    this.ends.push(this.at);
+  }
+
+  /** What was pushed since the last finish, in a buffer of its own (to transfer), and a fresh start. */
+  finish(): PackedTexts {
+    const packed = { bytes: this.scratch.slice(0, this.at), ends: Uint32Array.from(this.ends) };
+    this.ends = [];
+    this.at = 0;
+    return packed;
+  }
+}
+
 /** Byte strings end to end in one buffer of their own, and where each ends (the layout of PackedTexts). */
 export function packBytes(values: readonly Uint8Array[]): PackedTexts {
   const ends = new Uint32Array(values.length);

@@ -17,7 +17,7 @@ import { dedupeKey } from './dedupe.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ConverterRef, DeferredRecords } from './types.js';
 import type { WorkerPool } from './worker-pool.js';
-import { mapRanges, packRecords, packTexts, recordTransfers, textTransfers, unpackRecords, unpackTexts, type PackedRecords, type PackedTexts } from './pack.js';
+import { mapRanges, packRecords, packTexts, recordTransfers, textTransfers, TextPacker, unpackRecords, unpackTexts, type PackedRecords, type PackedTexts } from './pack.js';
 
 /**
  * A converter's normalize (src/component/converter.ts): pure, never throws on bad input. A record
@@ -107,14 +107,53 @@ export function normalizeRecords(deferred: DeferredRecords, normalize: Normalize
   return { events, rejects, recordIndexes };
 }
 
+/** Where a job's encoded events go, one text per kept event: an array, or a TextPacker. */
+interface TextCollector {
+  push(text: string): void;
+}
+
+/** A worker's answer but for the texts of its events. */
+type ProcessedRest = Omit<ProcessedText, 'scrubbed' | 'plain'>;
+
 /**
  * A worker's job: normalize, process, scrub and encode. Pure; an event a stage throws on is reported
  * as a failure, with the stage and the error, and its neighbours go on.
  */
 export function processRecords(deferred: DeferredRecords, normalize: NormalizeRecord, processing: CompiledProcessing, variants: Variants): ProcessedText {
-  const out: ProcessedText = { keys: [], auditIDs: [], stageTimestamps: [], recordIndexes: [], rejects: [], failures: [], dropped: { policy: 0, filter: 0 }, scrubbedCount: 0 };
-  if (variants.scrubbed) out.scrubbed = [];
-  if (variants.plain) out.plain = [];
+  const scrubbed = variants.scrubbed ? ([] as string[]) : undefined;
+  const plain = variants.plain ? ([] as string[]) : undefined;
+  const rest = processInto(deferred, normalize, processing, variants, { scrubbed, plain });
+  return { ...rest, ...optional('scrubbed', scrubbed), ...optional('plain', plain) };
+}
+
+/**
+ * processRecords as it crosses back: each event's text packed as soon as it is encoded, so that no
+ * text lives to the job's end (TextPacker). `packers` are scratch a worker keeps from job to job.
+ */
+export function processRecordsToWire(
+  deferred: DeferredRecords,
+  normalize: NormalizeRecord,
+  processing: CompiledProcessing,
+  variants: Variants,
+  packers: { scrubbed: TextPacker; plain: TextPacker } = { scrubbed: new TextPacker(), plain: new TextPacker() },
+): ProcessedWire {
+  // Whatever a job that threw half way left in them is not this job's.
+  packers.scrubbed.finish();
+  packers.plain.finish();
+  const scrubbed = variants.scrubbed ? packers.scrubbed : undefined;
+  const plain = variants.plain ? packers.plain : undefined;
+  const rest = processInto(deferred, normalize, processing, variants, { scrubbed, plain });
+  return { ...rest, ...optional('scrubbed', scrubbed?.finish()), ...optional('plain', plain?.finish()) };
+}
+
+function processInto(
+  deferred: DeferredRecords,
+  normalize: NormalizeRecord,
+  processing: CompiledProcessing,
+  variants: Variants,
+  texts: { scrubbed: TextCollector | undefined; plain: TextCollector | undefined },
+): ProcessedRest {
+  const out: ProcessedRest = { keys: [], auditIDs: [], stageTimestamps: [], recordIndexes: [], rejects: [], failures: [], dropped: { policy: 0, filter: 0 }, scrubbedCount: 0 };
   const { policy, filter } = processing;
   const scrubOptions = { secrets: true, paths: processing.scrubPaths };
   // Each event is processed and encoded as soon as it is normalized, so that only one parsed event
@@ -166,8 +205,8 @@ export function processRecords(deferred: DeferredRecords, normalize: NormalizeRe
     out.auditIDs.push(kept.auditID);
     out.stageTimestamps.push(kept.stageTimestamp);
     out.recordIndexes.push(index);
-    if (scrubbedText !== undefined) out.scrubbed!.push(scrubbedText);
-    if (plainText !== undefined) out.plain!.push(plainText);
+    if (scrubbedText !== undefined) texts.scrubbed!.push(scrubbedText);
+    if (plainText !== undefined) texts.plain!.push(plainText);
   });
   return out;
 }
@@ -371,7 +410,7 @@ export class PooledPreparer implements RecordPreparer {
     } catch (err) {
       this.logger.error({ error: (err as Error).message, records: deferred.records.length }, 'a worker thread failed a job; preparing its records on the main thread');
       const { processing, variants } = this.fallback;
-      return toWire(processRecords(deferred, await loadNormalizer(deferred.converter), processing, variants));
+      return processRecordsToWire(deferred, await loadNormalizer(deferred.converter), processing, variants);
     }
   }
 

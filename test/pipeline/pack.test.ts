@@ -1,6 +1,33 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { packRecords, packTexts, recordTransfers, unpackRecords, unpackTexts } from '../../src/pipeline/pack.js';
+import { packRecords, packTexts, recordTransfers, TextPacker, unpackRecords, unpackTexts } from '../../src/pipeline/pack.js';
+
+describe('TextPacker', () => {
+  it('packs what packTexts packs, one text at a time, from one finish to the next (property)', () => {
+    const packer = new TextPacker();
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.constant('é€😀'))), (texts) => {
+        for (const text of texts) packer.push(text);
+        expect(packer.count).toBe(texts.length);
+        const packed = packer.finish();
+        expect(packed).toEqual(packTexts(texts));
+        // Its own buffer, exactly as long as the texts: it is transferred.
+        expect(packed.bytes.buffer.byteLength).toBe(packed.bytes.byteLength);
+        expect(packer.count).toBe(0);
+      }),
+    );
+  });
+
+  it('grows past its first scratch buffer and starts the next batch from nothing', () => {
+    const packer = new TextPacker();
+    const big = ['€'.repeat(30_000), 'a'.repeat(100_000), 'x', '😀'.repeat(20_000)];
+    for (const text of big) packer.push(text);
+    const first = packer.finish();
+    expect(unpackTexts(first)).toEqual(big);
+    packer.push('after');
+    expect(unpackTexts(packer.finish())).toEqual(['after']);
+  });
+});
 
 describe('packTexts', () => {
   it('gives back the same texts, whatever their characters (property)', () => {

@@ -14,13 +14,14 @@ import {
   splitJobs,
   prepareWorkerScript,
   processRecords,
+  processRecordsToWire,
   fromWires,
   toWire,
   wireTransfers,
   type PrepareJob,
   type ProcessedWire,
 } from '../../src/pipeline/prepare.js';
-import { packTexts, unpackTexts } from '../../src/pipeline/pack.js';
+import { packTexts, TextPacker, unpackTexts } from '../../src/pipeline/pack.js';
 import type { PrepareWorkerData } from '../../src/pipeline/prepare-worker.js';
 import type { DeferredRecords } from '../../src/pipeline/types.js';
 import { WorkerPool } from '../../src/pipeline/worker-pool.js';
@@ -132,6 +133,21 @@ describe('the wire form of an answer', () => {
     expect(wireTransfers(wire)).toHaveLength(4);
     expect(wire.scrubbed!.bytes.byteOffset).toBe(0);
     expect(wire.scrubbed!.bytes.buffer.byteLength).toBe(wire.scrubbed!.bytes.byteLength);
+  });
+
+  it('is what a worker answers: processRecordsToWire packs each text as it is encoded, the same answer, and scratch left by a job that threw is not carried over', () => {
+    const normalize = eksConverter.normalize.bind(eksConverter);
+    const p = processing({});
+    const variants = { scrubbed: true, plain: true };
+    const packers = { scrubbed: new TextPacker(), plain: new TextPacker() };
+    packers.scrubbed.push('left by a job that threw');
+    for (const d of [deferred(40, [9]), deferred(3)]) {
+      const wire = processRecordsToWire(d, normalize, p, variants, packers);
+      expect(wire).toEqual(toWire(processRecords(d, normalize, p, variants)));
+    }
+    const scrubbedOnly = processRecordsToWire(deferred(5), normalize, p, { scrubbed: true, plain: false }, packers);
+    expect(scrubbedOnly.plain).toBeUndefined();
+    expect(unpackTexts(scrubbedOnly.scrubbed!)).toHaveLength(5);
   });
 
   it('carries an answer with no events', () => {
