@@ -198,6 +198,9 @@ export function jsonRoundTrip(texts: readonly string[]): number {
   return n;
 }
 
+/** Templates in the workload's pool (buildTemplates); a process that needs the same events builds the same pool. */
+export const TEMPLATE_POOL = 2000;
+
 export interface Workload {
   templates: WorkloadTemplate[];
   /** Events in the CPU set: 100,000 (quick: 10,000). */
@@ -212,7 +215,7 @@ let shared: Promise<Workload> | undefined;
 /** One workload and one ceiling per run, so every suite's ratio is to the same (a). */
 export function workload(quick: boolean): Promise<Workload> {
   shared ??= (async () => {
-    const templates = buildTemplates(2000);
+    const templates = buildTemplates(TEMPLATE_POOL);
     const cpuSetSize = quick ? 6000 : 100_000;
     // Warm the JIT on a small set before the measured one.
     await measureSet(templates, 4000, jsonRoundTrip);

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { deserialize, serialize } from 'node:v8';
-import { BODY_FORMATS, buildBody, encodeEvent, envelopeBytes, type BodyItem } from '../../src/sinks/webhook/format.js';
+import { BODY_FORMATS, buildBody, encodeEvent, envelopeBytes } from '../../src/sinks/webhook/format.js';
 import { normalizeEksRecord } from '../../src/sources/eks/normalize.js';
 import { isReject, type AuditEvent } from '../../src/event/event.js';
 import { applyPolicy, loadPolicyFile } from '../../src/process/policy.js';
@@ -10,17 +10,9 @@ import { alertToJSON, buildAlert } from '../../src/rules/alert.js';
 import { enableRules, RuleEngine } from '../../src/rules/engine.js';
 import { loadRuleFiles } from '../../src/rules/load.js';
 import { withBaseline, type Figure, type Suite } from '../harness.js';
-import { processSchema } from '../../src/process/config.js';
-import { compileProcessing } from '../../src/process/stages.js';
-import { PooledPreparer, prepareWorkerScript, toJob, WORKER_RESOURCE_LIMITS, type PreparedRecords, type PrepareJob, type ProcessedWire } from '../../src/pipeline/prepare.js';
-import type { PrepareWorkerData } from '../../src/pipeline/prepare-worker.js';
-import type { DeferredRecords } from '../../src/pipeline/types.js';
-import { WorkerPool } from '../../src/pipeline/worker-pool.js';
-import { EKS_CONVERTER } from '../../src/sources/eks/poller.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
 import { percentile } from '../receiver.js';
-import { threadCpuSeconds, threadCpuSince } from '../threads.js';
 import { CEILING_LABEL, eventText, measureSet, ROOT, workload } from '../workload.js';
+import { pooledRateInChild, type PooledRun } from '../pool-rate.js';
 
 /** One stage of the CPU pipeline over a chunk of events; returns the events that flow on. */
 type Stage = (events: AuditEvent[]) => AuditEvent[];
@@ -140,7 +132,7 @@ export const cpuPipelineSuite: Suite = {
       [1, []],
       [2, []],
     ]);
-    for (let round = 0; round < rounds; round++) for (const [workers, list] of runs) list.push(await pooledRate(w.templates, w.cpuSetSize, workers));
+    for (let round = 0; round < rounds; round++) for (const [workers, list] of runs) list.push(await pooledRateInChild(w.cpuSetSize, workers));
     for (const [workers, list] of runs) {
       const plural = workers > 1 ? 's' : '';
       figures.push(
@@ -172,98 +164,12 @@ export const cpuPipelineSuite: Suite = {
   },
 };
 
-/** One pooled run: its rate, how busy the main thread's event loop was, and the CPU of all threads. */
-interface PooledRun {
-  rate: number;
-  mainBusy: number;
-  cores: number;
-  /** The process's CPU by thread, in cores: what is not the main thread's or the workers' is V8's helpers' and libuv's. */
-  threads: { main: number; workers: number; helpers: number };
-}
 
 /** The middle value (of an odd count; nearest rank below the middle of an even one). */
 function median(values: readonly number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
 }
 
-/** Batches in flight at once, as the runner's default maxInFlightBatches. */
-const IN_FLIGHT = 4;
-/** Records per batch: a CloudWatch page of small events. */
-const BATCH = 1000;
-
-/**
- * Events per second through a PooledPreparer of `workers` threads, batches kept in flight as the
- * runner keeps them, each answer admitted to a dedupe window and made into EventList bodies.
- */
-async function pooledRate(templates: Parameters<typeof eventText>[0], count: number, workers: number): Promise<PooledRun> {
-  const processConfig = processSchema.parse({ policy: `${ROOT}config/audit-policy.yaml` });
-  // Threads there before the pool: the main thread and the helpers; those that come with it are its workers.
-  const before = new Set(threadCpuSeconds().keys());
-  const load = compileProcessing(processConfig);
-  if (!load.processing) throw new Error(load.problems.join('; '));
-  const variants = { scrubbed: true, plain: false };
-  const data: PrepareWorkerData = { process: processConfig, variants };
-  // The bridge's own heap limits (src/bridge.ts): a worker's collections are part of what an event costs.
-  const pool = new WorkerPool<PrepareJob, ProcessedWire>({ script: prepareWorkerScript(), size: workers, workerData: data, resourceLimits: WORKER_RESOURCE_LIMITS });
-  const preparer = new PooledPreparer(pool, { processing: load.processing, variants }, silentLogger());
-  const context = { cluster: 'bench', region: 'us-east-1', accountId: '123456789012' };
-  const batchOf = (first: number): DeferredRecords => {
-    const records = [];
-    for (let i = first; i < Math.min(count, first + BATCH); i++) records.push({ logStreamName: 'kube-apiserver-audit-0', timestamp: 0, ingestionTime: 0, eventId: String(i), message: eventText(templates, i) });
-    // Parsed from a page's text, as the SDK hands them over: flat strings, not the ropes the
-    // template substitution leaves, which cost a copy the first time anything reads them.
-    const page = JSON.parse(JSON.stringify(records)) as typeof records;
-    return { converter: EKS_CONVERTER, context, records: page, refs: page.map((r) => `eventId ${r.eventId}`) };
-  };
-  try {
-    // Every worker started and its modules loaded before the clock starts.
-    await Promise.all(Array.from({ length: workers }, () => pool.run(toJob(batchOf(0)).job)));
-    const batches: (DeferredRecords | undefined)[] = [];
-    for (let first = 0; first < count; first += BATCH) batches.push(batchOf(first));
-    const dedupe = new DedupeWindow(500_000);
-    const owner: BatchState = { state: 'pending', settled: Promise.resolve() };
-    const format = BODY_FORMATS.EventList;
-    let delivered = 0;
-    const elu = performance.eventLoopUtilization();
-    const cpu = process.cpuUsage();
-    const threadsAtStart = threadCpuSeconds();
-    const start = performance.now();
-    const inFlight: Promise<PreparedRecords>[] = [];
-    let next = 0;
-    while (next < batches.length || inFlight.length > 0) {
-      while (inFlight.length < IN_FLIGHT && next < batches.length) {
-        // Let go of each batch once handed over: the bridge holds a few pages, not a whole backlog,
-        // and a heap of hundreds of MB makes every full collection cost what it would not.
-        const batch = batches[next]!;
-        batches[next++] = undefined;
-        inFlight.push(preparer.prepare(batch));
-      }
-      const prepared = await inFlight.shift()!;
-      if (prepared.kind !== 'processed') throw new Error('expected processed records');
-      // As the webhook sink builds its bodies from the workers' bytes (Sink.writeEncoded).
-      const items: BodyItem[] = [];
-      let bytes = 0;
-      prepared.keys.forEach((key, i) => {
-        if (dedupe.admit(key, owner).kind !== 'new') return;
-        const { item, bytes: n } = format.encodedItem(prepared.scrubbed![i]!);
-        items.push(item);
-        bytes += n;
-      });
-      delivered += buildBody(format, items, bytes + envelopeBytes(format, items.length)).length > 0 ? items.length : 0;
-    }
-    const seconds = (performance.now() - start) / 1000;
-    const mainBusy = performance.eventLoopUtilization(elu).utilization;
-    const used = process.cpuUsage(cpu);
-    const threads = { main: 0, workers: 0, helpers: 0 };
-    for (const [tid, cpuSeconds] of threadCpuSince(threadsAtStart, threadCpuSeconds())) {
-      threads[tid === process.pid ? 'main' : before.has(tid) ? 'helpers' : 'workers'] += cpuSeconds / seconds;
-    }
-    if (delivered === 0) throw new Error('the pool delivered nothing');
-    return { rate: count / seconds, mainBusy, cores: (used.user + used.system) / 1e6 / seconds, threads };
-  } finally {
-    await preparer.close();
-  }
-}
 
 /**
  * What moving an event between threads costs (structured clone is V8's serializer): the sending and
