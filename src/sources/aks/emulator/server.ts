@@ -145,6 +145,8 @@ export class AksEmulator {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+    // A closed emulator serves nothing: its rows go now (why: the gke emulator's stop).
+    this.rows.length = 0;
   }
 
   private now(): number {

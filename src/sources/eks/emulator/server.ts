@@ -143,6 +143,8 @@ export class EksEmulator {
 
   close(): Promise<void> {
     this.server.closeAllConnections();
+    // A closed emulator serves nothing: its records go now (why: the gke emulator's stop).
+    this.records.length = 0;
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
