@@ -93,9 +93,8 @@ export class GkeWindowPoller extends OverlapWindowPoller<WireEntryHead> {
 
   /**
    * One page, read as far as each entry's AuditLog (which stays bytes: convert, or a worker thread,
-   * decodes it). In a function of its own so that the SDK's decoded page is garbage once read: held
-   * in the generator's frame while its batch went through the pipeline, it outlived the young
-   * generation and was promoted, a page at a time.
+   * decodes it). In a function of its own so that the SDK's decoded page is garbage once read:
+   * held in the generator's frame, it lived as long as its batch took to go through the pipeline.
    */
   private async readPage(client: LoggingClient, request: EntriesRequest, signal: AbortSignal): Promise<{ records: WireEntryHead[]; nextPageToken: string | undefined }> {
     const page = await client.list(request, signal);
