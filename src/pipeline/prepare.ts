@@ -302,11 +302,6 @@ export class InThreadPreparer implements RecordPreparer {
 /** A worker's answer as it crosses back: each variant packed. */
 export type ProcessedWire = Omit<ProcessedText, 'scrubbed' | 'plain'> & { scrubbed?: PackedTexts; plain?: PackedTexts };
 
-export function toWire(text: ProcessedText): ProcessedWire {
-  const { scrubbed, plain, ...rest } = text;
-  return { ...rest, ...(scrubbed ? { scrubbed: packTexts(scrubbed) } : {}), ...(plain ? { plain: packTexts(plain) } : {}) };
-}
-
 /** The buffers an answer hands over with it (postMessage's transfer list). */
 export function wireTransfers(wire: ProcessedWire): ArrayBuffer[] {
   return [wire.scrubbed, wire.plain].flatMap((packed) => (packed ? textTransfers(packed) : []));

@@ -16,9 +16,9 @@ import {
   processRecords,
   processRecordsToWire,
   fromWires,
-  toWire,
   wireTransfers,
   type PrepareJob,
+  type ProcessedText,
   type ProcessedWire,
 } from '../../src/pipeline/prepare.js';
 import { packTexts, TextPacker, unpackTexts } from '../../src/pipeline/pack.js';
@@ -53,6 +53,12 @@ function deferred(count: number, bad: readonly number[] = []): DeferredRecords {
     return { logStreamName: 'kube-apiserver-audit-1', timestamp: 1_700_000_000_000 + i, message, eventId: String(i) };
   });
   return { converter: EKS_CONVERTER, context: CONTEXT, records, refs: records.map((r) => `eventId ${r.eventId}`) };
+}
+
+/** processRecords' answer packed the plain way, all texts at once: what processRecordsToWire must equal. */
+function toWire(text: ProcessedText): ProcessedWire {
+  const { scrubbed, plain, ...rest } = text;
+  return { ...rest, ...(scrubbed ? { scrubbed: packTexts(scrubbed) } : {}), ...(plain ? { plain: packTexts(plain) } : {}) };
 }
 
 /** The same work the way the runner does it without workers: normalize, policy, filters, scrub, encode. */
