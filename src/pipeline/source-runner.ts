@@ -201,6 +201,7 @@ export class SourceRunner {
   private async pump(from: Cursor | undefined): Promise<boolean> {
     const { pollSignal } = this.deps;
     const iterator = this.source.batches(from, pollSignal)[Symbol.asyncIterator]();
+    let caughtUp = false;
     try {
       for (;;) {
         // Backpressure: the source is not asked for more until a slot is free.
@@ -211,6 +212,10 @@ export class SourceRunner {
           // More events can come now: a flush requested while waiting is void.
           this.flushRequests++;
         }
+        // The source said it has nothing more for now: none will come to fill what the sinks hold
+        // (a poll's last page otherwise waited out the webhook sink's batchMaxWait). Void if the
+        // source hands over another batch before the flush is due.
+        if (caughtUp) this.flushOnceWritten();
         let next: IteratorResult<SourceBatch>;
         try {
           next = await iterator.next();
@@ -223,6 +228,8 @@ export class SourceRunner {
           this.flushOnceWritten();
           return true;
         }
+        caughtUp = next.value.caughtUp === true;
+        this.flushRequests++;
         try {
           this.take(next.value);
         } catch (err) {

@@ -21,6 +21,12 @@ export interface SourceBatch {
   /** Where to resume once this batch and all before it are delivered; push sources have none. */
   cursor?: Cursor;
   /**
+   * The source has handed over everything it has for now (a poll's last page): sinks that hold
+   * events back to fill a batch send them rather than wait out their batchMaxWait for events that
+   * will not come before the next poll.
+   */
+  caughtUp?: boolean;
+  /**
    * Push sources (the inbound webhook) answer their sender from this: called once, when every
    * event of the batch has been acknowledged by every sink, or when the pipeline gave up on it.
    */

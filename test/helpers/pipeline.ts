@@ -55,7 +55,7 @@ export class ListSource implements Source {
 
   constructor(
     readonly name: string,
-    private readonly batches_: { events: AuditEvent[]; rejects?: SourceBatch['rejects'] }[],
+    private readonly batches_: { events: AuditEvent[]; rejects?: SourceBatch['rejects']; caughtUp?: boolean }[],
     private readonly options: { endWhenDone?: boolean } = { endWhenDone: true },
   ) {}
 
@@ -64,7 +64,7 @@ export class ListSource implements Source {
     for (let i = start; i < this.batches_.length && !signal.aborted; i++) {
       this.pulled++;
       const b = this.batches_[i]!;
-      yield { source: this.name, events: b.events, rejects: b.rejects ?? [], cursor: { next: i + 1 } };
+      yield { source: this.name, events: b.events, rejects: b.rejects ?? [], cursor: { next: i + 1 }, ...(b.caughtUp ? { caughtUp: true } : {}) };
     }
     if (!this.options.endWhenDone) {
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));

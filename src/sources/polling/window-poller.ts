@@ -92,7 +92,7 @@ export abstract class OverlapWindowPoller<R> implements WindowPoller<Cursor> {
     if (!window) {
       // Nothing has settled past the cursor. It is handed on anyway so that a first run's resolved
       // startFrom is checkpointed: a restart must not resolve "now" again and skip the gap.
-      yield { source, events: [], rejects: [], cursor: writeWindowCursor(cursor, codec) };
+      yield { source, events: [], rejects: [], cursor: writeWindowCursor(cursor, codec), caughtUp: true };
       return;
     }
     const watermark = cursor.watermark;
@@ -135,7 +135,8 @@ export abstract class OverlapWindowPoller<R> implements WindowPoller<Cursor> {
       const handed = deferred && deferred.records.length > 0 ? { deferred } : {};
       if (page.done) {
         cursor = completeWindow(cursor, window, this.overlap);
-        yield { source, events, rejects, ...handed, cursor: writeWindowCursor(cursor, codec) };
+        // A window ends at now − settleLag: nothing more is read before the next poll.
+        yield { source, events, rejects, ...handed, cursor: writeWindowCursor(cursor, codec), caughtUp: true };
         return;
       }
       // A page that holds nothing and names no resume point moves nothing (CloudWatch and Cloud

@@ -132,6 +132,35 @@ describe('webhook sink in the pipeline', () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(30);
   });
 
+  it("a poll's last batch (caughtUp) has the sink send the body it holds at once; without the word the body waits for more events", async () => {
+    for (const caughtUp of [false, true]) {
+      const r = await TestReceiver.start();
+      onCleanup(() => r.close());
+      const metrics = new Metrics();
+      const health = new Health(systemClock, metrics);
+      // A wait no test outlasts, and slots to spare: only the source's word sends a body that is not full.
+      const { sink } = await webhookSink(r.url, { batchMaxSize: 30, batchMaxWait: '1h' }, { metrics, health });
+      const source = new ListSource(
+        'src',
+        batchesOf(2, 10).map((batch, i) => ({ ...batch, caughtUp: caughtUp && i === 1 })),
+        // The source then waits for its next poll, as a polling source does.
+        { endWhenDone: false },
+      );
+      const { pipeline } = await pipelineWith([sink], source, { metrics, health });
+      const run = pipeline.run();
+      if (caughtUp) {
+        await eventually(() => receivedIds(r).length === 20, 10_000, 'the 20 events sent');
+        expect(receivedIds(r).sort()).toEqual(makeEvents(0, 20).map((e) => e.auditID).sort());
+      } else {
+        await eventually(() => sink.backlog === 20 && source.pulled === 2, 10_000, 'both batches written to the sink');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(receivedIds(r)).toEqual([]);
+      }
+      await pipeline.stop();
+      await run;
+    }
+  });
+
   it('receiver that accepts slowly: backpressure reaches the source', async () => {
     const { r, gate } = await heldReceiver();
     const metrics = new Metrics();

@@ -60,6 +60,9 @@ describe('EKS source against the CloudWatch Logs emulator (real SDK)', () => {
     expect(first.startTime).toBeGreaterThanOrEqual(now - 60_000 - 1000); // startFrom -1m
     expect(batches.at(-1)!.cursor).toMatchObject({ watermark: (first.endTime as number) + 1 });
     expect(batches.at(-1)!.cursor!.resume).toBeUndefined();
+    // Only the window's last page says the source has nothing more before its next poll.
+    expect(batches.length).toBeGreaterThan(2);
+    expect(batches.map((b) => b.caughtUp === true)).toEqual([...Array<boolean>(batches.length - 1).fill(false), true]);
   });
 
   it('gets pages of at most 1 MB, as CloudWatch sends them, and follows them to the end', async () => {
