@@ -124,10 +124,10 @@ describe('OverlapWindowPoller', () => {
     expect(rest.batches.at(-1)!.cursor.resume).toBeUndefined();
   });
 
-  it('hands the cursor on unchanged when nothing has settled, so a first run checkpoints its startFrom', async () => {
+  it('hands the cursor on unchanged when nothing has settled, so a first run checkpoints its startFrom, and says it has caught up', async () => {
     const poller = new MemoryPoller([], 10, false);
     const { batches } = await poll(poller, poller.initialCursor(195), 200);
-    expect(batches).toEqual([{ source: 'mem', events: [], rejects: [], cursor: { unit: 'ms', watermark: 195, floor: 195, seen: {} } }]);
+    expect(batches).toEqual([{ source: 'mem', events: [], rejects: [], cursor: { unit: 'ms', watermark: 195, floor: 195, seen: {} }, caughtUp: true }]);
     expect(poller.windows).toEqual([]);
   });
 
