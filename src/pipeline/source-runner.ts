@@ -229,6 +229,7 @@ export class SourceRunner {
           return true;
         }
         caughtUp = next.value.caughtUp === true;
+        // A batch taken voids a flush requested before it (the caught-up one above): more came after all.
         this.flushRequests++;
         try {
           this.take(next.value);
