@@ -172,7 +172,7 @@ describe('webhook sink: retries and refusals', () => {
     expect(r.requests).toHaveLength(4);
     expect(new Set(r.requests.map((q) => q.text)).size).toBe(1);
     const at = r.requests.map((q) => q.at!);
-    expect(at[1]! - at[0]!).toBeLessThan(1000); // first backoff: full jitter below the 1 s initial
+    expect(at[1]! - at[0]!).toBeLessThan(1000 + 20); // first backoff: full jitter below the 1 s initial, plus batchMaxWait as below
     expect(at[2]! - at[1]!).toBe(7000 + 20); // Retry-After: 7, then the write waits batchMaxWait (20 ms) in a new body
     expect(at[3]! - at[2]!).toBeLessThan(4000 + 20); // third attempt: below 1 s * 2^2, plus batchMaxWait as above
     for (const code of ['503', '429', '408', '200']) {
