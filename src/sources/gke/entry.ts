@@ -48,7 +48,9 @@ export function readWireEntry(raw: unknown): WireEntryHead {
 
   const fail = (reason: string): WireEntryHead => ({ ok: false, reason, raw: json, timestampNs, insertId });
   if (insertId === undefined) return fail('malformed entry: no insertId');
-  if (timestampNs === undefined) return fail('malformed entry: no timestamp');
+  if (timestampNs === undefined) {
+    return fail(raw.timestamp === undefined ? 'malformed entry: no timestamp' : 'malformed entry: timestamp is not a Timestamp from year 1 to 9999');
+  }
 
   const any = raw.protoPayload;
   if (isPlainObject(any)) {

@@ -36,7 +36,15 @@ export function formatTimeNs(ns: bigint): string {
   return `${lastSecondText}.${String(frac).padStart(9, '0')}Z`;
 }
 
-/** A protobuf Timestamp as the SDK hands it ({seconds: string|number|Long, nanos}) → epoch ns. */
+/** The seconds a protobuf Timestamp may hold: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z. */
+const MIN_TIMESTAMP_SECONDS = -62_135_596_800n;
+const MAX_TIMESTAMP_SECONDS = 253_402_300_799n;
+
+/**
+ * A protobuf Timestamp as the SDK hands it ({seconds: string|number|Long, nanos}) → epoch ns;
+ * undefined outside the range the type defines, which no date text can show (formatTimeNs would
+ * throw on it, and one such entry failed its whole page, read again at every retry).
+ */
 export function timestampToNs(ts: unknown): bigint | undefined {
   if (typeof ts !== 'object' || ts === null) return undefined;
   const { seconds, nanos } = ts as { seconds?: unknown; nanos?: unknown };
@@ -46,6 +54,7 @@ export function timestampToNs(ts: unknown): bigint | undefined {
   } catch {
     return undefined;
   }
+  if (s < MIN_TIMESTAMP_SECONDS || s > MAX_TIMESTAMP_SECONDS) return undefined;
   const n = typeof nanos === 'number' && Number.isInteger(nanos) ? BigInt(nanos) : 0n;
   return s * 1_000_000_000n + n;
 }

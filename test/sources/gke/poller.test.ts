@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseEndpoint } from '../../../src/sources/gke/client.js';
-import { fromWireEntry } from '../../../src/sources/gke/entry.js';
+import { fromWireEntry, readWireEntry } from '../../../src/sources/gke/entry.js';
 import { encodeAuditLog } from '../../../src/sources/gke/audit-log.js';
 import { GkeWindowPoller } from '../../../src/sources/gke/poller.js';
 import { timestampToNs } from '../../../src/sources/gke/time.js';
@@ -66,5 +66,20 @@ describe('gke poller parts', () => {
     expect(wire.json.protoPayload).toEqual(payload);
     expect(fromWireEntry({ insertId: 'y', timestamp: { seconds: 1 }, protoPayload: { type_url: payload['@type'], value: Buffer.from([0x3a, 0xff]) } })).toMatchObject({ ok: false, reason: expect.stringMatching(/not a decodable AuditLog/) as unknown });
     expect(timestampToNs({ seconds: { toString: () => '2' }, nanos: 3 })).toBe(2_000_000_003n);
+  });
+
+  it('makes an entry whose timestamp no date can show a reject, not an error that fails its page', () => {
+    // Timestamp's own range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+    expect(timestampToNs({ seconds: '-62135596800' })).toBe(-62_135_596_800_000_000_000n);
+    expect(timestampToNs({ seconds: '253402300799', nanos: 999_999_999 })).toBe(253_402_300_799_999_999_999n);
+    expect(timestampToNs({ seconds: '-62135596801' })).toBeUndefined();
+    expect(timestampToNs({ seconds: '253402300800' })).toBeUndefined();
+    const page = [
+      { insertId: 'before', timestamp: { seconds: 1 } },
+      { insertId: 'far', timestamp: { seconds: '100000000000000' }, receiveTimestamp: { seconds: '-100000000000000' } },
+      { insertId: 'after', timestamp: { seconds: 2 } },
+    ].map(readWireEntry);
+    expect(page.map((e) => (e.ok ? e.insertId : e.reason))).toEqual(['before', 'malformed entry: timestamp is not a Timestamp from year 1 to 9999', 'after']);
+    expect(readWireEntry({ insertId: 'none' })).toMatchObject({ ok: false, reason: 'malformed entry: no timestamp' });
   });
 });
