@@ -7,7 +7,7 @@ import { BODY_FORMATS, buildBody, envelopeBytes, type BodyItem } from '../src/si
 import { DedupeWindow, type BatchState } from '../src/pipeline/dedupe.js';
 import { processSchema } from '../src/process/config.js';
 import { compileProcessing } from '../src/process/stages.js';
-import { PooledPreparer, prepareWorkerScript, toJob, WORKER_RESOURCE_LIMITS, type PreparedRecords, type PrepareJob, type ProcessedWire } from '../src/pipeline/prepare.js';
+import { PooledPreparer, prepareWorkerScript, WORKER_RESOURCE_LIMITS, type PreparedRecords, type PrepareJob, type ProcessedWire } from '../src/pipeline/prepare.js';
 import type { PrepareWorkerData } from '../src/pipeline/prepare-worker.js';
 import type { DeferredRecords } from '../src/pipeline/types.js';
 import { WorkerPool } from '../src/pipeline/worker-pool.js';
@@ -29,8 +29,8 @@ export interface PooledRun {
 const IN_FLIGHT = 4;
 /** Records per batch: a CloudWatch page of small events. */
 const BATCH = 1000;
-/** Events each worker works through before the clock starts. */
-const WARM_UP_EVENTS = 10_000;
+/** Events per worker the pool works through before the clock starts. */
+const WARM_UP_EVENTS = 20_000;
 
 /**
  * Events per second through a PooledPreparer of `workers` threads, batches kept in flight as the
@@ -48,66 +48,56 @@ export async function pooledRate(templates: Parameters<typeof eventText>[0], cou
   const pool = new WorkerPool<PrepareJob, ProcessedWire>({ script: prepareWorkerScript(), size: workers, workerData: data, resourceLimits: WORKER_RESOURCE_LIMITS });
   const preparer = new PooledPreparer(pool, { processing: load.processing, variants }, silentLogger());
   const context = { cluster: 'bench', region: 'us-east-1', accountId: '123456789012' };
-  const recordsOf = (first: number) => {
+  const recordsOf = (first: number, end: number) => {
     const records = [];
-    for (let i = first; i < Math.min(count, first + BATCH); i++) records.push({ logStreamName: 'kube-apiserver-audit-0', timestamp: 0, ingestionTime: 0, eventId: String(i), message: eventText(templates, i) });
+    for (let i = first; i < Math.min(end, first + BATCH); i++) records.push({ logStreamName: 'kube-apiserver-audit-0', timestamp: 0, ingestionTime: 0, eventId: String(i), message: eventText(templates, i) });
     return records;
   };
   const batchOf = (records: ReturnType<typeof recordsOf>): DeferredRecords => ({ converter: EKS_CONVERTER, context, records, refs: records.map((r) => `eventId ${r.eventId}`) });
-  try {
-    // Every worker started, its modules loaded and its code compiled before the clock starts: the
-    // rate is that of a bridge that has run for a while. With one job per worker, V8 was still
-    // optimizing the workers' code on its helper threads during the first second on the clock
-    // (helpers 0.19 to 0.20 cores with one worker; 0.15 to 0.17 with 20 warm-up jobs).
-    for (let first = 0; first < WARM_UP_EVENTS; first += BATCH) {
-      await Promise.all(Array.from({ length: workers }, () => pool.run(toJob(batchOf(recordsOf(first % count))).job)));
-    }
-    // The pages to come are held as the bridge holds a page before its SDK parses it: one text
-    // each, not a hundred thousand records. A backlog of records made the main thread's collector
-    // trace some 600,000 objects the bridge never holds, at every full collection, which was most
-    // of what V8's helper threads did here. Each page becomes its records (flat strings, as
-    // JSON.parse makes them) when it is handed over, on the clock, as the SDK's parse would. The
-    // pages stay held to the end: a hundred strings cost a full collection nothing to mark, but
-    // let go one by one they made the old generation shrink all through the run, and V8 started a
-    // full collection every few hundred milliseconds (11 in a 4-second run; the helper threads
-    // 0.19 to 0.20 cores against 0.13 to 0.14 with the pages held), which the bridge, whose heap
-    // holds steady, does not.
-    const pages: { text: string; ends: number[]; first: number }[] = [];
-    for (let first = 0; first < count; first += BATCH) {
+  // The pages are held as the bridge holds a page before its SDK parses it: one text
+  // each, not a hundred thousand records. A backlog of records made the main thread's collector
+  // trace some 600,000 objects the bridge never holds, at every full collection, which was most
+  // of what V8's helper threads did here. Each page becomes its records (flat strings, as
+  // JSON.parse makes them) when it is handed over, on the clock, as the SDK's parse would. The
+  // pages stay held to the end: a hundred strings cost a full collection nothing to mark, but
+  // let go one by one they made the old generation shrink all through the run, and V8 started a
+  // full collection every few hundred milliseconds (11 in a 4-second run; the helper threads
+  // 0.19 to 0.20 cores against 0.13 to 0.14 with the pages held), which the bridge, whose heap
+  // holds steady, does not.
+  type Page = { text: string; ends: number[]; first: number };
+  const pagesOf = (first: number, end: number): Page[] => {
+    const pages: Page[] = [];
+    for (let at = first; at < end; at += BATCH) {
       const ends: number[] = [];
       let text = '';
-      for (const record of recordsOf(first)) {
+      for (const record of recordsOf(at, end)) {
         text += record.message;
         ends.push(text.length);
       }
       // Flattened once, so that each slice is a slice of one flat string, not of a rope.
-      pages.push({ text: text === '' ? text : Buffer.from(text).toString(), ends, first });
+      pages.push({ text: text === '' ? text : Buffer.from(text).toString(), ends, first: at });
     }
-    const handOver = (page: { text: string; ends: number[]; first: number }): DeferredRecords => {
-      let start = 0;
-      return batchOf(
-        page.ends.map((end, i) => {
-          const record = { logStreamName: 'kube-apiserver-audit-0', timestamp: 0, ingestionTime: 0, eventId: String(page.first + i), message: page.text.slice(start, end) };
-          start = end;
-          return record;
-        }),
-      );
-    };
-    const dedupe = new DedupeWindow(500_000);
-    const owner: BatchState = { state: 'pending', settled: Promise.resolve() };
-    const format = BODY_FORMATS.EventList;
+    return pages;
+  };
+  const handOver = (page: Page): DeferredRecords => {
+    let start = 0;
+    return batchOf(
+      page.ends.map((end, i) => {
+        const record = { logStreamName: 'kube-apiserver-audit-0', timestamp: 0, ingestionTime: 0, eventId: String(page.first + i), message: page.text.slice(start, end) };
+        start = end;
+        return record;
+      }),
+    );
+  };
+  const format = BODY_FORMATS.EventList;
+  const owner: BatchState = { state: 'pending', settled: Promise.resolve() };
+  /** The pages through the pool, IN_FLIGHT batches at a time, and each answer into a dedupe window and a body; the events delivered. */
+  const drain = async (pages: readonly Page[], dedupe: DedupeWindow): Promise<number> => {
     let delivered = 0;
-    const elu = performance.eventLoopUtilization();
-    const cpu = process.cpuUsage();
-    const threadsAtStart = threadCpuSeconds();
-    const start = performance.now();
     const inFlight: Promise<PreparedRecords>[] = [];
     let next = 0;
     while (next < pages.length || inFlight.length > 0) {
-      while (inFlight.length < IN_FLIGHT && next < pages.length) {
-        const batch = handOver(pages[next++]!);
-        inFlight.push(preparer.prepare(batch));
-      }
+      while (inFlight.length < IN_FLIGHT && next < pages.length) inFlight.push(preparer.prepare(handOver(pages[next++]!)));
       const prepared = await inFlight.shift()!;
       if (prepared.kind !== 'processed') throw new Error('expected processed records');
       // As the webhook sink builds its bodies from the workers' bytes (Sink.writeEncoded).
@@ -121,6 +111,24 @@ export async function pooledRate(templates: Parameters<typeof eventText>[0], cou
       });
       delivered += buildBody(format, items, bytes + envelopeBytes(format, items.length)).length > 0 ? items.length : 0;
     }
+    return delivered;
+  };
+  try {
+    // The rate is that of a bridge that has run for a while: every worker started, and the code of
+    // every thread compiled, before the clock starts. The warm-up is the timed loop itself, over
+    // the first of the same events with a dedupe window of its own. Warmed by jobs sent straight
+    // to the workers, the main thread's code (the preparer's answers, the dedupe window, the
+    // bodies) was compiled on V8's helper threads on the clock: 106 compilations, 294 ms of their
+    // CPU, in a one-worker run of four seconds (`--trace-opt`), and the helpers 0.12 to 0.14 cores;
+    // warmed this way, 28 compilations and 59 ms, and the helpers 0.04 to 0.06 cores.
+    const warmUp = pagesOf(0, Math.min(count, WARM_UP_EVENTS * workers));
+    const pages = pagesOf(0, count);
+    await drain(warmUp, new DedupeWindow(500_000));
+    const elu = performance.eventLoopUtilization();
+    const cpu = process.cpuUsage();
+    const threadsAtStart = threadCpuSeconds();
+    const start = performance.now();
+    const delivered = await drain(pages, new DedupeWindow(500_000));
     const seconds = (performance.now() - start) / 1000;
     const mainBusy = performance.eventLoopUtilization(elu).utilization;
     const used = process.cpuUsage(cpu);
@@ -128,7 +136,8 @@ export async function pooledRate(templates: Parameters<typeof eventText>[0], cou
     for (const [tid, cpuSeconds] of threadCpuSince(threadsAtStart, threadCpuSeconds())) {
       threads[tid === process.pid ? 'main' : before.has(tid) ? 'helpers' : 'workers'] += cpuSeconds / seconds;
     }
-    if (delivered === 0) throw new Error('the pool delivered nothing');
+    // The warm-up's pages, like the timed ones, are held to here (see pagesOf).
+    if (delivered === 0 || warmUp.length === 0) throw new Error('the pool delivered nothing');
     return { rate: count / seconds, mainBusy, cores: (used.user + used.system) / 1e6 / seconds, threads };
   } finally {
     await preparer.close();
