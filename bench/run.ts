@@ -56,7 +56,8 @@ for (const suite of selected) {
   figures.push(...result);
 }
 // One key per figure, each with the suite that wrote it. A run of some suites (--only) replaces
-// those suites' keys (a key such a suite no longer writes goes) and keeps the other suites'; keys of
+// those suites' keys (a key such a suite no longer writes goes; not so in a run narrowed by
+// --provider, which replaces only the keys it writes) and keeps the other suites'; keys of
 // suites that no longer exist go too. A figure too short to measure is kept without a value.
 const resultsFile = 'bench/results.json';
 type Entry = Record<string, unknown> & { suite?: string };
@@ -69,7 +70,8 @@ for (const [key, entry] of Object.entries(previous.figures ?? {})) {
     .filter((prefix) => key.startsWith(`${prefix}.`))
     .sort((a, b) => b.length - a.length)[0];
   const suite = entry.suite ?? (legacy === undefined ? undefined : LEGACY_SUITES[legacy]);
-  if (suite !== undefined && existing.has(suite) && !ran.has(suite)) byKey[key] = { ...entry, suite };
+  // A run narrowed to some providers (--provider) keeps the other providers' figures of its suites.
+  if (suite !== undefined && existing.has(suite) && (!ran.has(suite) || providers.length > 0)) byKey[key] = { ...entry, suite };
 }
 const at = new Date().toISOString();
 for (const f of figures) byKey[f.key] = { ...f, suite: suiteOf.get(f)!, machine, quick, at };
