@@ -36,9 +36,9 @@ export function formatTimeNs(ns: bigint): string {
   return `${lastSecondText}.${String(frac).padStart(9, '0')}Z`;
 }
 
-/** The seconds a protobuf Timestamp may hold: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z. */
-const MIN_TIMESTAMP_SECONDS = -62_135_596_800n;
-const MAX_TIMESTAMP_SECONDS = 253_402_300_799n;
+/** The instants a protobuf Timestamp may hold, in epoch ns: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
+const MIN_TIMESTAMP_NS = -62_135_596_800n * 1_000_000_000n;
+const MAX_TIMESTAMP_NS = 253_402_300_799n * 1_000_000_000n + 999_999_999n;
 
 /**
  * A protobuf Timestamp as the SDK hands it ({seconds: string|number|Long, nanos}) → epoch ns;
@@ -54,9 +54,10 @@ export function timestampToNs(ts: unknown): bigint | undefined {
   } catch {
     return undefined;
   }
-  if (s < MIN_TIMESTAMP_SECONDS || s > MAX_TIMESTAMP_SECONDS) return undefined;
   const n = typeof nanos === 'number' && Number.isInteger(nanos) ? BigInt(nanos) : 0n;
-  return s * 1_000_000_000n + n;
+  // The sum is bounded, not the seconds alone: nanos past a second carry into them.
+  const ns = s * 1_000_000_000n + n;
+  return ns < MIN_TIMESTAMP_NS || ns > MAX_TIMESTAMP_NS ? undefined : ns;
 }
 
 export function msToNs(ms: number): bigint {

@@ -74,6 +74,10 @@ describe('gke poller parts', () => {
     expect(timestampToNs({ seconds: '253402300799', nanos: 999_999_999 })).toBe(253_402_300_799_999_999_999n);
     expect(timestampToNs({ seconds: '-62135596801' })).toBeUndefined();
     expect(timestampToNs({ seconds: '253402300800' })).toBeUndefined();
+    // Nanos that carry the instant past the range count too (1e300 made the date text throw).
+    expect(timestampToNs({ seconds: '253402300799', nanos: 1_000_000_000 })).toBeUndefined();
+    expect(timestampToNs({ seconds: '-62135596800', nanos: -1 })).toBeUndefined();
+    expect(timestampToNs({ seconds: 0, nanos: 1e300 })).toBeUndefined();
     const page = [
       { insertId: 'before', timestamp: { seconds: 1 } },
       { insertId: 'far', timestamp: { seconds: '100000000000000' }, receiveTimestamp: { seconds: '-100000000000000' } },
